@@ -1,0 +1,141 @@
+"""One call from budgets to a designed architecture.
+
+``design(...)`` builds the search space from plain options, solves Eq. 5 and
+returns a :class:`~mmdeepmad.design.solver.DesignResult`; ``design_arch(...)``
+returns just the spec (what the backbone's ``arch=dict(flops=..., ...)`` uses).
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+from .budgets import Budgets
+from .search_space import DEFAULT_STRIDES, SearchSpace
+from .solver import DesignResult, solve
+from .spec import BLOCK_FAMILIES, DEPTHWISE_FAMILIES, SpecError
+from .structure_model import CONVENTIONS
+
+
+def default_strides(block: str, stages: int) -> Tuple[int, ...]:
+    """The releases' pattern for 5 stages; otherwise every stage halves the
+    side (the first depthwise stage keeps it, as MobileNetV2's does)."""
+    if stages == 5:
+        return DEFAULT_STRIDES[block]
+    if block in DEPTHWISE_FAMILIES:
+        return (1, ) + (2, ) * (stages - 1)
+    return (2, ) * stages
+
+
+def make_space(block: str = 'bottleneck',
+               convention: str = 'paper',
+               resolution: int = 224,
+               stages: int = 5,
+               strides: Optional[Sequence[int]] = None,
+               kernels: Optional[Sequence[int]] = None,
+               width_multiple: int = 8,
+               max_depth: Optional[int] = None,
+               max_channels: Optional[int] = None,
+               non_decreasing: bool = True) -> SearchSpace:
+    """The search space for a family: the official configs' space (TINYNAS.md)
+    under ``tinynas``; under ``paper`` the same without TinyNAS's first-stage
+    depth cap of 3."""
+    if block not in BLOCK_FAMILIES:
+        raise SpecError(f'block must be one of {", ".join(BLOCK_FAMILIES)}; '
+                        f'got {block!r}')
+    if convention not in CONVENTIONS:
+        raise SpecError(f'convention must be one of {", ".join(CONVENTIONS)};'
+                        f' got {convention!r}')
+    if not isinstance(stages, int) or stages < 1:
+        raise SpecError(f'stages must be a positive integer, got {stages!r}')
+    strides = tuple(strides) if strides is not None else default_strides(
+        block, stages)
+    if len(strides) != stages:
+        raise SpecError(f'strides gives {len(strides)} values for {stages} '
+                        'stages; give one stride per stage')
+    if any(s not in (1, 2) for s in strides):
+        raise SpecError(f'strides must be 1 or 2, got {list(strides)}')
+    overrides = dict(
+        strides=strides,
+        resolution=resolution,
+        width_multiple=width_multiple,
+        non_decreasing=non_decreasing)
+    base = SearchSpace.for_block(block)
+    if kernels is not None:
+        overrides['kernels'] = tuple(int(k) for k in kernels)
+    if convention == 'paper':
+        overrides['depth_caps'] = (None, ) * stages
+    else:
+        caps = tuple(base.depth_caps) + (None, ) * stages
+        overrides['depth_caps'] = caps[:stages]
+    if max_depth is not None:
+        if max_depth < 1:
+            raise SpecError(f'max_depth must be at least 1, got {max_depth}')
+        overrides['depth'] = (1, int(max_depth))
+    if max_channels is not None:
+        overrides['channels'] = (base.channels[0], int(max_channels))
+    if width_multiple < 1:
+        raise SpecError(f'width_multiple must be >= 1, got {width_multiple}')
+    return SearchSpace.for_block(block, **overrides)
+
+
+def design(block: str = 'bottleneck',
+           flops: Optional[float] = None,
+           params: Optional[float] = None,
+           rho: Optional[float] = None,
+           resolution: int = 224,
+           convention: str = 'paper',
+           alpha: Optional[Sequence[float]] = None,
+           beta: float = 10.0,
+           stages: int = 5,
+           strides: Optional[Sequence[int]] = None,
+           kernels: Optional[Sequence[int]] = None,
+           width_multiple: int = 8,
+           max_depth: Optional[int] = None,
+           name: str = '',
+           progress=None) -> DesignResult:
+    """Solve Eq. 5 for the budgets; every budget must be given."""
+    for key, value in (('flops', flops), ('params', params), ('rho', rho)):
+        if value is None:
+            raise SpecError(f'the {key} budget is missing: give {key}=...')
+        if not value > 0:
+            raise SpecError(f'the {key} budget must be positive, got {value}')
+    space = make_space(
+        block=block,
+        convention=convention,
+        resolution=resolution,
+        stages=stages,
+        strides=strides,
+        kernels=kernels,
+        width_multiple=width_multiple,
+        max_depth=max_depth)
+    budgets = Budgets(flops=float(flops), params=float(params), rho=float(rho))
+    result = solve(
+        space,
+        budgets,
+        convention=convention,
+        alpha=alpha,
+        beta=beta,
+        progress=progress)
+    meta = dict(
+        budgets=dict(flops=float(flops), params=float(params), rho=float(rho)),
+        convention=convention,
+        block=block,
+        alpha=list(alpha) if alpha is not None else None,
+        beta=beta)
+    result.spec = result.spec.replace(name=name, meta=meta)
+    return result
+
+
+def design_arch(block: str = 'bottleneck',
+                flops: Optional[float] = None,
+                params: Optional[float] = None,
+                rho: Optional[float] = None,
+                resolution: int = 224,
+                **options):
+    """The spec of :func:`design` (what ``DeepMAD(arch=dict(flops=...))`` builds)."""
+    return design(
+        block=block,
+        flops=flops,
+        params=params,
+        rho=rho,
+        resolution=resolution,
+        **options).spec

@@ -1,0 +1,421 @@
+"""Eq. 5 as convex programs in cvxpy (log space), and the loop that solves it.
+
+The program of the paper is, for widths ``w`` and depths ``L``:
+
+    max  sum_s alpha_s H_s - beta Q                                  (Eq. 5)
+    s.t. L (prod w)^(-1/L) <= rho,  FLOPs <= budget,  params <= budget,
+         c_1 <= c_2 <= ... <= c_M                             (Guideline 3)
+
+It is neither convex nor continuous. Two convex problems are solved instead,
+alternately, both built once with cvxpy ``Parameter`` s (DPP) and re-solved:
+
+1. **Widths** (:class:`WidthProblem`), depths fixed. In the log-variables ``z``
+   (log channels, log bottlenecks, log kernels) FLOPs and params are log-sum-exp
+   functions (posynomials: geometric programming), rho and Guideline 3 are
+   linear, and each entropy term ``(a + c.z)(g + G.z)`` is bilinear. The bilinear
+   part is handled by the convex-concave procedure: ``uv = ((u+v)^2 - (u-v)^2)/4``
+   with the convex ``(u+v)^2`` linearised at the current point gives a concave
+   minorant that touches the objective there; maximising it can only increase
+   the true objective, and its fixed points are KKT points of the width problem.
+   ``u`` and ``v`` are rescaled to equal size first, so the minorant is tight.
+2. **Depths** (:class:`DepthProblem`), widths fixed. The entropy, FLOPs and
+   params are linear in ``L``; rho reads ``D log(D/rho) <= sum L_i log w_i``
+   (``D log D`` is convex); the penalty ``beta exp(Var L)`` (or TinyNAS's
+   ``exp(std)``) is convex. A concave maximisation over a convex set.
+
+Alternating the two is block-coordinate ascent on the continuous relaxation;
+each step cannot decrease the objective, so it converges. Integer depths, grid
+widths and the kernel set are then restored by :mod:`mmdeepmad.design.solver`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import cvxpy as cp
+import numpy as np
+
+from .structure_model import StructureModel
+
+SOLVER = 'CLARABEL'
+
+
+@dataclass
+class RelaxedPoint:
+    z: np.ndarray
+    depths: np.ndarray
+    objective: float  # entropy - penalty of the relaxed point
+    status: str
+
+
+class WidthProblem:
+    """The CCP subproblem over log-widths for fixed depths (DCP, DPP)."""
+
+    def __init__(self, model: StructureModel):
+        self.model = model
+        space, M, n = model.space, model.M, model.n
+        rows, self._flop_coefs, self._param_coefs = model.monomials()
+        self.A = rows
+        T = rows.shape[0]
+        S = len(model.scoring)
+        R = len(model.rho_groups())
+        self.z = cp.Variable(n, name='log_widths')
+        self.log_flop_coef = cp.Parameter(T, name='log_flops_coefficients')
+        self.log_param_coef = cp.Parameter(T, name='log_params_coefficients')
+        self.log_flops_budget = cp.Parameter(name='log_flops_budget')
+        self.log_params_budget = cp.Parameter(name='log_params_budget')
+        self.rho_rows = cp.Parameter((R, n), name='rho_rows')
+        self.rho_rhs = cp.Parameter(R, name='rho_rhs')
+        self.linear = cp.Parameter(n, name='ccp_linear')
+        self.quad_rows = cp.Parameter((S, n), name='ccp_quadratic_rows')
+        self.quad_consts = cp.Parameter(S, name='ccp_quadratic_constants')
+        z = self.z
+        x = z[1:1 + M]
+        y = z[1 + M:1 + 2 * M]
+        t = z[1 + 2 * M:]
+        step = space.width_multiple
+        lo_c, hi_c = space.channels
+        self.flops_budget = (cp.log_sum_exp(rows @ z + self.log_flop_coef)
+                             <= self.log_flops_budget)
+        self.params_budget = (cp.log_sum_exp(rows @ z + self.log_param_coef)
+                              <= self.log_params_budget)
+        self.rho_bound = self.rho_rows @ z >= self.rho_rhs
+        constraints = [
+            # budgets: posynomials in log space (geometric programming)
+            self.flops_budget,
+            self.params_budget,
+            # effectiveness, Eq. 2-3: sum log w >= D log(D / rho)
+            self.rho_bound,
+            z[0] >= math.log(max(space.stem_channels[0], step)),
+            z[0] <= math.log(space.stem_channels[1]),
+            x >= math.log(max(lo_c, step)),
+            x <= math.log(hi_c),
+            y >= math.log(max(lo_c, step)),
+            y - x >= math.log(space.mid_ratio[0]),
+            y - x <= math.log(space.mid_ratio[1]),
+            t >= math.log(min(space.kernels)),
+            t <= math.log(max(space.kernels)),
+        ]
+        if space.non_decreasing and M > 1:
+            constraints.append(x[1:] >= x[:-1])  # Guideline 3
+        objective = self.linear @ z - cp.sum_squares(self.quad_rows @ z +
+                                                      self.quad_consts)
+        self.problem = cp.Problem(cp.Maximize(objective), constraints)
+
+    def set_depths(self, depths, budgets) -> None:
+        model = self.model
+        self.log_flop_coef.value = np.log(
+            model.coefficients(self._flop_coefs, depths))
+        self.log_param_coef.value = np.log(
+            model.coefficients(self._param_coefs, depths))
+        self.log_flops_budget.value = math.log(budgets.flops)
+        self.log_params_budget.value = math.log(budgets.params)
+        G, g = model.cumulative_log_width(depths)
+        D = model.cumulative_layers(depths)
+        rows, rhs = [], []
+        for end, with_head in model.rho_groups():
+            row, const, layers = G[end + 1].copy(), g[end + 1], D[end + 1]
+            if with_head:
+                row = row + model.head_log_width()
+                layers = layers + 1
+            rows.append(row)
+            rhs.append(layers * math.log(layers / budgets.rho) - const)
+        self.rho_rows.value = np.asarray(rows)
+        self.rho_rhs.value = np.asarray(rhs)
+        self._G, self._g = G, g
+        self._depths = np.asarray(depths, float)
+        self._budgets = budgets
+
+    def depth_gradient(self, z: np.ndarray) -> np.ndarray:
+        """d(max entropy)/dL at the solved point (envelope theorem: the
+        partial derivative of the Lagrangian in L, with the last duals)."""
+        model, M = self.model, self.model.M
+        rest = np.array([model.unit_log_width(i, False) @ z for i in range(M)])
+        U, Uc, _, _, weights = self.entropy_factors(z)
+        u = U @ z + Uc
+        grad = np.zeros(M)
+        for stage, u_s, w_s in zip(model.scoring, u, weights):
+            mask = np.arange(M) <= stage.end_stage
+            grad += np.where(mask, w_s * u_s * model.factor * rest, 0.0)
+        values = np.exp(self.A @ z)
+        for constraint, coefs in ((self.flops_budget, self._flop_coefs),
+                                  (self.params_budget, self._param_coefs)):
+            dual = float(constraint.dual_value or 0.0)
+            if dual <= 0:
+                continue
+            total = float(np.sum(model.coefficients(coefs, self._depths) *
+                                 values))
+            per_depth = np.zeros(M)
+            for value, (const, stage) in zip(values, coefs):
+                if stage is not None:
+                    per_depth[stage] += const * value
+            grad -= dual * per_depth / total
+        duals = np.atleast_1d(self.rho_bound.dual_value if self.rho_bound.
+                              dual_value is not None else 0.0)
+        D = model.cumulative_layers(self._depths)
+        for dual, (end, with_head) in zip(duals, model.rho_groups()):
+            if dual <= 0:
+                continue
+            layers = D[end + 1] + (1 if with_head else 0)
+            mask = np.arange(M) <= end
+            d_rhs = (math.log(layers / self._budgets.rho) +
+                     1.0) * model.layers_per_unit
+            grad -= np.where(mask, dual * (d_rhs - rest), 0.0)
+        return grad
+
+    def entropy_factors(self, z: np.ndarray):
+        """u_s = weight-free channel factor, v_s = cumulative factor, per
+        scoring stage, as (rows, consts) of affine functions of z."""
+        model = self.model
+        U_rows, U_c, V_rows, V_c, weights = [], [], [], [], []
+        for stage in model.scoring:
+            u = np.zeros(model.n)
+            uc = stage.offset
+            if stage.channel_stage is None:
+                uc += math.log(model.space.head_channels)
+            elif stage.channel_stage < 0:
+                u[0] = 1.0
+            else:
+                u[model.ix(stage.channel_stage)] = 1.0
+            v = self._G[stage.end_stage + 1].copy()
+            vc = self._g[stage.end_stage + 1]
+            if stage.with_head:
+                v = v + model.head_log_width()
+            U_rows.append(u)
+            U_c.append(uc)
+            V_rows.append(model.factor * v)
+            V_c.append(model.factor * vc)
+            weights.append(stage.weight)
+        return (np.asarray(U_rows), np.asarray(U_c), np.asarray(V_rows),
+                np.asarray(V_c), np.asarray(weights))
+
+    def entropy(self, z: np.ndarray) -> float:
+        U, Uc, V, Vc, w = self.entropy_factors(z)
+        return float(np.sum(w * (U @ z + Uc) * (V @ z + Vc)))
+
+    def linearise(self, z0: np.ndarray) -> None:
+        """Set the CCP minorant at z0 (with u and v rescaled to equal size)."""
+        U, Uc, V, Vc, w = self.entropy_factors(z0)
+        u0 = U @ z0 + Uc
+        v0 = V @ z0 + Vc
+        kappa = np.sqrt(np.maximum(v0, 1e-6) / np.maximum(u0, 1e-6))
+        Us, Ucs = U * kappa[:, None], Uc * kappa
+        Vs, Vcs = V / kappa[:, None], Vc / kappa
+        s0 = (Us @ z0 + Ucs) + (Vs @ z0 + Vcs)
+        # w/4 * [2 s0 (u + v) - s0^2 - (u - v)^2]
+        linear = np.sum((w * s0 / 2)[:, None] * (Us + Vs), axis=0)
+        scale = np.sqrt(w / 4)
+        self.linear.value = linear
+        self.quad_rows.value = scale[:, None] * (Us - Vs)
+        self.quad_consts.value = scale * (Ucs - Vcs)
+
+    def solve(self, z0: np.ndarray, iterations: int = 8, tol: float = 1e-6):
+        """CCP from z0; returns (z, entropy, status)."""
+        z, best = z0, None
+        status = 'not solved'
+        for _ in range(iterations):
+            self.linearise(z)
+            try:
+                self.problem.solve(solver=SOLVER)
+            except cp.SolverError:
+                status = 'solver error'
+                break
+            status = self.problem.status
+            if status not in ('optimal', 'optimal_inaccurate'):
+                break
+            z_new = np.asarray(self.z.value)
+            value = self.entropy(z_new)
+            improved = best is None or value > best + tol * abs(best)
+            z, best = z_new, value if best is None else max(best, value)
+            if not improved:
+                break
+        return z, best, status
+
+
+class DepthProblem:
+    """Depths for fixed widths: a concave maximisation (DCP, DPP)."""
+
+    def __init__(self, model: StructureModel, beta: float):
+        self.model = model
+        space, M = model.space, model.M
+        rows, self._flop_coefs, self._param_coefs = model.monomials()
+        self.rows = rows
+        R = len(model.rho_groups())
+        self.L = cp.Variable(M, name='depths')
+        self.score_per_depth = cp.Parameter(M, name='score_per_depth')
+        self.flops_per_depth = cp.Parameter(M, nonneg=True)
+        self.params_per_depth = cp.Parameter(M, nonneg=True)
+        self.flops_room = cp.Parameter(name='flops_room')
+        self.params_room = cp.Parameter(name='params_room')
+        self.logw_per_depth = cp.Parameter((R, M), name='log_width_per_depth')
+        self.logw_const = cp.Parameter(R)
+        # layers up to each rho group: fixed by the structure (constants)
+        layer_rows, layer_const = [], []
+        for end, with_head in model.rho_groups():
+            mask = (np.arange(M) <= end).astype(float)
+            layer_rows.append(mask * model.layers_per_unit)
+            layer_const.append(1.0 + (1.0 if with_head else 0.0))
+        self.layer_rows = np.asarray(layer_rows)
+        self.layer_const = np.asarray(layer_const)
+        self.log_rho = cp.Parameter(name='log_rho')
+        L = self.L
+        D = self.layer_rows @ L + self.layer_const
+        penalised = self._penalty_argument(L)
+        constraints = [
+            self.flops_per_depth @ L <= self.flops_room,
+            self.params_per_depth @ L <= self.params_room,
+            # Eq. 2-3: D log D - D log rho <= sum log w
+            -cp.entr(D) - self.log_rho * D
+            <= self.logw_per_depth @ L + self.logw_const,
+            L >= space.depth[0],
+            L <= space.max_depths.astype(float),
+        ]
+        self.beta = beta
+        objective = self.score_per_depth @ L - beta * cp.exp(penalised)
+        self.problem = cp.Problem(cp.Maximize(objective), constraints)
+
+    def _penalty_argument(self, L):
+        """Var(L) (paper) or TinyNAS's std of the penalised depths."""
+        model = self.model
+        if model.convention == 'paper':
+            M = model.M
+            return cp.sum_squares(L - cp.sum(L) / M) / M
+        chosen = penalised_stages(model)
+        sub = L[chosen[0]:]
+        count = len(chosen)
+        return cp.norm(sub - cp.sum(sub) / count, 2) / math.sqrt(count)
+
+    def solve(self, width_problem: WidthProblem, z: np.ndarray, depths,
+              budgets):
+        """Best continuous depths for widths z (linearised around ``depths``:
+        the costs of a unit do not depend on depth, so this is exact)."""
+        model = self.model
+        M = model.M
+        unit = np.zeros(M)
+        base = np.asarray(depths, float)
+        # per-depth costs: coefficient of (L_i - 1) monomials at z
+        values = np.exp(self.rows @ z)
+        flop_rest = np.zeros(M)
+        param_rest = np.zeros(M)
+        flop_fixed = param_fixed = 0.0
+        for value, (fc, fs), (pc, ps) in zip(values, self._flop_coefs,
+                                             self._param_coefs):
+            if fs is None:
+                flop_fixed += fc * value
+                param_fixed += pc * value
+            else:
+                flop_rest[fs] += fc * value
+                param_rest[ps] += pc * value
+        self.flops_per_depth.value = flop_rest
+        self.params_per_depth.value = param_rest
+        self.flops_room.value = budgets.flops - flop_fixed + flop_rest.sum()
+        self.params_room.value = budgets.params - param_fixed + \
+            param_rest.sum()
+        # log widths: first unit + (L-1) rest units, per stage
+        first = np.array([model.unit_log_width(i, True) @ z for i in range(M)])
+        rest = np.array([model.unit_log_width(i, False) @ z for i in range(M)])
+        stem_lw = math.log(3 * model.space.stem_kernel**2)
+        head_lw = model.head_log_width() @ z
+        logw_rows, logw_const = [], []
+        for end, with_head in model.rho_groups():
+            mask = (np.arange(M) <= end).astype(float)
+            logw_rows.append(mask * rest)
+            logw_const.append(stem_lw + np.sum(mask * (first - rest)) +
+                              (head_lw if with_head else 0.0))
+        self.logw_per_depth.value = np.asarray(logw_rows)
+        self.logw_const.value = np.asarray(logw_const)
+        self.log_rho.value = math.log(budgets.rho)
+        # entropy: sum_s w_s u_s factor (stem + sum_{i<=end} first + (L-1) rest)
+        U, Uc, _, _, weights = width_problem.entropy_factors(z)
+        u = U @ z + Uc
+        score = np.zeros(M)
+        for stage, u_s, w_s in zip(model.scoring, u, weights):
+            mask = (np.arange(M) <= stage.end_stage).astype(float)
+            score += w_s * u_s * model.factor * mask * rest
+        self.score_per_depth.value = score
+        self.L.value = base
+        try:
+            self.problem.solve(solver=SOLVER)
+        except cp.SolverError:
+            return base, 'solver error'
+        if self.problem.status not in ('optimal', 'optimal_inaccurate'):
+            return base, self.problem.status
+        del unit
+        return np.asarray(self.L.value), self.problem.status
+
+
+def penalised_stages(model: StructureModel):
+    """Stages whose depths enter TinyNAS's penalty: the last three of a
+    ResNet-type network (its list drops the first element twice), all of a
+    depthwise one."""
+    M = model.M
+    if model.space.block in ('mbv2', 'mbv2-se'):
+        return list(range(M))
+    return list(range(2, M)) if M > 2 else list(range(M))
+
+
+def depth_penalty(model: StructureModel, depths, beta: float) -> float:
+    depths = np.asarray(depths, float)
+    if model.convention == 'paper':
+        return beta * math.exp(float(np.var(depths)))
+    chosen = depths[penalised_stages(model)]
+    return beta * math.exp(float(np.std(chosen)))
+
+
+def relax(model: StructureModel,
+          budgets,
+          beta: float,
+          depths0=None,
+          z0: Optional[np.ndarray] = None,
+          rounds: int = 12,
+          tol: float = 1e-5,
+          width_problem: Optional[WidthProblem] = None,
+          depth_problem: Optional[DepthProblem] = None) -> RelaxedPoint:
+    """Block-coordinate ascent on the continuous relaxation of Eq. 5."""
+    space = model.space
+    widths = width_problem or WidthProblem(model)
+    depths_p = depth_problem or DepthProblem(model, beta)
+    M = model.M
+    if depths0 is None:
+        depths0 = np.minimum(np.full(M, 2.0), space.max_depths)
+    depths = np.asarray(depths0, float)
+    if z0 is None:
+        z0 = initial_point(model)
+    z = z0
+    best: Optional[RelaxedPoint] = None
+    status = 'not solved'
+    for _ in range(rounds):
+        widths.set_depths(depths, budgets)
+        z_new, entropy, status = widths.solve(z)
+        if entropy is None:
+            break
+        z = z_new
+        value = entropy - depth_penalty(model, depths, beta)
+        if best is not None and value <= best.objective + tol * abs(
+                best.objective):
+            if value > best.objective:
+                best = RelaxedPoint(z, depths.copy(), value, status)
+            break
+        best = RelaxedPoint(z, depths.copy(), value, status)
+        new_depths, d_status = depths_p.solve(widths, z, depths, budgets)
+        if d_status not in ('optimal', 'optimal_inaccurate'):
+            break
+        depths = np.clip(new_depths, space.depth[0], space.max_depths)
+    if best is None:
+        return RelaxedPoint(z, depths, -math.inf, status)
+    return best
+
+
+def initial_point(model: StructureModel) -> np.ndarray:
+    """The thinnest network of the space: feasible for any budget that can be met."""
+    space = model.space
+    z = np.zeros(model.n)
+    step = space.width_multiple
+    z[0] = math.log(max(space.stem_channels[0], step))
+    low = math.log(max(space.channels[0], step))
+    for i in range(model.M):
+        z[model.ix(i)] = low
+        z[model.iy(i)] = max(low, low + math.log(space.mid_ratio[0]))
+        z[model.it(i)] = math.log(min(space.kernels))
+    return z

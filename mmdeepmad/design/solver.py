@@ -1,0 +1,277 @@
+"""Solve Eq. 5: relaxation, depth search, rounding, repair, local improvement,
+verification.
+
+1. :class:`~mmdeepmad.design.depth_search.DepthSearch` picks integer depth
+   vectors, each scored by the convex width problem (cvxpy, log space).
+2. The widths of the best few are rounded to the grid (channels to multiples of
+   ``width_multiple``, kernels to the allowed set) two ways (nearest, down).
+3. :func:`~mmdeepmad.design.local_search.repair` moves a rounded design inside
+   the budgets; :func:`~mmdeepmad.design.local_search.improve` climbs to a local
+   optimum of the exact discrete problem.
+4. The best design is verified spec by spec with the exact counters of the
+   convention; a design that breaks a budget by exact count is never returned.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .budgets import Budgets
+from .depth_search import DepthSearch
+from .local_search import SearchTrace, improve, repair
+from .paper_fast import evaluate_paper
+from .search_space import Candidates, SearchSpace
+from .spec import ArchSpec
+from .structure_model import CONVENTIONS, StructureModel
+
+
+class InfeasibleBudgetError(ValueError):
+    """No design of the space meets the budgets; the message says which."""
+
+
+@dataclass
+class DesignResult:
+    spec: ArchSpec
+    convention: str
+    score: float  # penalised objective, exact
+    entropy: float
+    penalty: float
+    flops: float
+    params: float
+    rho: float
+    budgets: Budgets
+    relaxed_value: float  # best relaxed objective (depths integer, widths real)
+    solve_time: float
+    status: str
+    stats: Dict[str, float] = field(default_factory=dict)
+
+
+def make_evaluator(space: SearchSpace, convention: str,
+                   alpha: Sequence[float], beta: float) -> Callable:
+    """Batched exact scorer of the convention (see paper_fast / tinynas_fast)."""
+    if convention == 'paper':
+        return lambda cand: evaluate_paper(space, cand, alpha, beta)
+    from .paper_fast import BatchScores
+    from .tinynas_fast import TinyNASFastScorer
+    scorer = TinyNASFastScorer(
+        space.block,
+        space.strides,
+        stem_stride=space.stem_stride,
+        stem_kernel=space.stem_kernel,
+        head_channels=space.head_channels,
+        image_size=space.resolution,
+        alpha=alpha,
+        beta=beta)
+
+    def evaluate(cand: Candidates) -> BatchScores:
+        scores = scorer(cand.out, cand.mid, cand.kernel, cand.depth,
+                        cand.stem)
+        return BatchScores(
+            score=scores.penalised_score,
+            entropy=scores.score,
+            penalty=scores.depth_penalty,
+            flops=scores.flops,
+            params=scores.params,
+            rho=scores.rho)
+
+    return evaluate
+
+
+def round_design(space: SearchSpace, model: StructureModel, z: np.ndarray,
+                 depths, mode: str) -> Candidates:
+    """Grid point next to the relaxed widths ``z`` (``nearest`` or ``down``)."""
+    step = space.width_multiple
+    snap = np.round if mode == 'nearest' else np.floor
+    M = model.M
+    widths = np.exp(z)
+
+    def grid(values, low, high):
+        return np.clip(snap(values / step) * step, max(low, step), high)
+
+    stem = grid(widths[0], space.stem_channels[0], space.stem_channels[1])
+    out = grid(widths[1:1 + M], space.channels[0], space.channels[1])
+    if space.non_decreasing:
+        out = np.maximum.accumulate(out)
+    low, high = space.mid_bounds(out)
+    mid = np.clip(
+        grid(widths[1 + M:1 + 2 * M], space.channels[0], space.channels[1]),
+        low, high)
+    kernels = np.asarray(space.kernels, float)
+    log_k = z[1 + 2 * M:]
+    kernel = kernels[np.argmin(np.abs(np.log(kernels)[None, :] -
+                                      log_k[:, None]), axis=1)]
+    return Candidates.single(int(stem), out.astype(int), mid.astype(int),
+                             kernel.astype(int), np.asarray(depths, int))
+
+
+def solve(space: SearchSpace,
+          budgets: Budgets,
+          convention: str = 'paper',
+          alpha: Optional[Sequence[float]] = None,
+          beta: float = 10.0,
+          top: int = 3,
+          progress: Optional[Callable[[str], None]] = None) -> DesignResult:
+    """Design a network for ``budgets`` in ``space`` (see the module docstring)."""
+    if convention not in CONVENTIONS:
+        raise ValueError(f'convention must be one of {", ".join(CONVENTIONS)};'
+                         f' got {convention!r}')
+    alpha = tuple(alpha) if alpha is not None else default_alpha_for(
+        space, convention)
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    model = StructureModel(space, convention, alpha)
+    evaluate = make_evaluator(space, convention, alpha, beta)
+    search = DepthSearch(model, budgets, beta)
+    say('searching depths (convex width problem per depth vector)')
+    ranked = search.search(top=top)
+    if not ranked:
+        raise InfeasibleBudgetError(explain_infeasible(space, budgets,
+                                                       convention, alpha,
+                                                       beta))
+    relaxed_value = ranked[0].value
+    say(f'relaxation: {search.solves} width solves, best relaxed value '
+        f'{relaxed_value:.2f} at depths {list(ranked[0].depths)}')
+    trace = SearchTrace()
+    best, best_score = None, -math.inf
+    seen = set()
+    for entry in ranked:
+        for mode in ('nearest', 'down'):
+            start = round_design(space, model, entry.z, entry.depths, mode)
+            key = start.key(0)
+            if key in seen:
+                continue
+            seen.add(key)
+            feasible = repair(space, evaluate, budgets, start, trace)
+            if feasible is None:
+                continue
+            design, score = improve(space, evaluate, budgets, feasible, trace)
+            if score > best_score:
+                best, best_score = design, score
+    if best is None:
+        raise InfeasibleBudgetError(explain_infeasible(space, budgets,
+                                                       convention, alpha,
+                                                       beta))
+    say(f'local improvement: {trace.steps} steps, {trace.evaluations} exact '
+        f'evaluations')
+    spec = space.to_spec(*best.row(0))
+    result = verify(spec, space, budgets, convention, alpha, beta)
+    elapsed = time.perf_counter() - started
+    return DesignResult(
+        spec=spec,
+        convention=convention,
+        score=result['score'],
+        entropy=result['entropy'],
+        penalty=result['penalty'],
+        flops=result['flops'],
+        params=result['params'],
+        rho=result['rho'],
+        budgets=budgets,
+        relaxed_value=relaxed_value,
+        solve_time=elapsed,
+        status='optimal (local)',
+        stats=dict(
+            width_solves=search.solves,
+            depth_vectors=len(search.cache),
+            local_steps=trace.steps,
+            exact_evaluations=trace.evaluations))
+
+
+def default_alpha_for(space: SearchSpace, convention: str):
+    count = 5 if convention == 'tinynas' else space.num_stages
+    return tuple([1.0] * (count - 1) + [8.0])
+
+
+def verify(spec: ArchSpec, space: SearchSpace, budgets: Budgets,
+           convention: str, alpha, beta) -> Dict[str, float]:
+    """Exact figures of a spec, counted spec by spec; raises if a budget breaks."""
+    if convention == 'paper':
+        from .counters import count
+        from .quantities import paper_score
+        scored = paper_score(spec, alpha, beta)
+        counts = count(spec)
+        figures = dict(
+            score=scored.score,
+            entropy=scored.entropy,
+            penalty=scored.penalty,
+            flops=float(counts.flops),
+            params=float(counts.params),
+            rho=scored.rho)
+    else:
+        from .tinynas import evaluate_tinynas
+        scored = evaluate_tinynas(spec, alpha=alpha, beta=beta)
+        figures = dict(
+            score=scored.penalised_score,
+            entropy=scored.score,
+            penalty=scored.depth_penalty,
+            flops=float(scored.flops),
+            params=float(scored.params),
+            rho=scored.rho)
+    broken = [
+        name for name in ('flops', 'params', 'rho')
+        if getattr(budgets, name) is not None
+        and figures[name] > getattr(budgets, name)
+    ]
+    if broken:
+        raise AssertionError(
+            f'internal error: the design breaks {broken} by exact count; '
+            'it is not returned')
+    return figures
+
+
+def explain_infeasible(space: SearchSpace, budgets: Budgets, convention: str,
+                       alpha, beta) -> str:
+    """Which budget cannot be met, and the smallest value that can."""
+    evaluate = make_evaluator(space, convention, alpha, beta)
+    M = space.num_stages
+    step = space.width_multiple
+    low = max(space.channels[0], step)
+    thinnest = Candidates.single(
+        max(space.stem_channels[0], step), [low] * M,
+        space.mid_bounds(np.full(M, low))[0], [min(space.kernels)] * M,
+        [space.depth[0]] * M)
+    widest_out = np.full(M, space.channels[1])
+    widest = Candidates.single(space.stem_channels[1], widest_out,
+                               space.mid_bounds(widest_out)[1],
+                               [max(space.kernels)] * M, [space.depth[0]] * M)
+    thin, wide = evaluate(thinnest), evaluate(widest)
+    units = dict(flops='FLOPs', params='params', rho='rho')
+    reasons = []
+    for name, smallest in (('flops', float(thin.flops[0])),
+                           ('params', float(thin.params[0])),
+                           ('rho', float(min(thin.rho[0], wide.rho[0])))):
+        bound = getattr(budgets, name)
+        if bound is not None and smallest > bound:
+            reasons.append(
+                f'the {units[name]} budget {format_quantity(name, bound)} '
+                f'cannot be met: the smallest {units[name]} in this space is '
+                f'{format_quantity(name, smallest)} '
+                f'(use --{name} {format_quantity(name, smallest, up=True)} '
+                'or more)')
+    if not reasons:
+        reasons.append(
+            'the budgets cannot all be met at once (each alone can): '
+            f'FLOPs <= {format_quantity("flops", budgets.flops)}, params <= '
+            f'{format_quantity("params", budgets.params)}, rho <= '
+            f'{budgets.rho}; a thin network needs a larger rho '
+            f'(thinnest: rho {float(thin.rho[0]):.3f}), a wide one more FLOPs'
+            f' and params: raise one of them')
+    return '; '.join(reasons)
+
+
+def format_quantity(name: str, value, up: bool = False) -> str:
+    """4.13G / 25.55M style, rounded up when ``up`` (a value that suffices)."""
+    if value is None:
+        return 'unbounded'
+    if name == 'rho':
+        return f'{math.ceil(value * 1000) / 1000:.3f}' if up else f'{value:.3g}'
+    for scale, unit in ((1e9, 'G'), (1e6, 'M'), (1e3, 'K')):
+        if value >= scale:
+            shown = value / scale
+            if up:
+                shown = math.ceil(shown * 1000) / 1000
+            return f'{shown:.3f}{unit}'.replace('.000', '')
+    return f'{math.ceil(value) if up else value:g}'
