@@ -30,6 +30,7 @@ widths and the kernel set are then restored by :mod:`mmdeepmad.design.solver`.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
@@ -39,6 +40,13 @@ import numpy as np
 from .structure_model import StructureModel
 
 SOLVER = 'CLARABEL'
+
+
+def _solve(problem: cp.Problem) -> None:
+    """Solve quietly: an inaccurate solution is reported by its status."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)
+        problem.solve(solver=SOLVER)
 
 
 @dataclass
@@ -70,6 +78,10 @@ class WidthProblem:
         self.linear = cp.Parameter(n, name='ccp_linear')
         self.quad_rows = cp.Parameter((S, n), name='ccp_quadratic_rows')
         self.quad_consts = cp.Parameter(S, name='ccp_quadratic_constants')
+        # kernel bounds: the allowed range, or one kernel when it is fixed
+        self.log_kernel_low = cp.Parameter(M, name='log_kernel_low')
+        self.log_kernel_high = cp.Parameter(M, name='log_kernel_high')
+        self.fix_kernels(None)
         z = self.z
         x = z[1:1 + M]
         y = z[1 + M:1 + 2 * M]
@@ -94,14 +106,26 @@ class WidthProblem:
             y >= math.log(max(lo_c, step)),
             y - x >= math.log(space.mid_ratio[0]),
             y - x <= math.log(space.mid_ratio[1]),
-            t >= math.log(min(space.kernels)),
-            t <= math.log(max(space.kernels)),
+            t >= self.log_kernel_low,
+            t <= self.log_kernel_high,
         ]
         if space.non_decreasing and M > 1:
             constraints.append(x[1:] >= x[:-1])  # Guideline 3
         objective = self.linear @ z - cp.sum_squares(self.quad_rows @ z +
                                                       self.quad_consts)
         self.problem = cp.Problem(cp.Maximize(objective), constraints)
+
+    def fix_kernels(self, kernels) -> None:
+        """Fix the kernel of every stage (``None``: free in the allowed range)."""
+        space, M = self.model.space, self.model.M
+        if kernels is None:
+            self.log_kernel_low.value = np.full(M, math.log(min(space.kernels)))
+            self.log_kernel_high.value = np.full(M,
+                                                 math.log(max(space.kernels)))
+        else:
+            logs = np.log(np.asarray(kernels, float))
+            self.log_kernel_low.value = logs
+            self.log_kernel_high.value = logs
 
     def set_depths(self, depths, budgets) -> None:
         model = self.model
@@ -217,7 +241,7 @@ class WidthProblem:
         for _ in range(iterations):
             self.linearise(z)
             try:
-                self.problem.solve(solver=SOLVER)
+                _solve(self.problem)
             except cp.SolverError:
                 status = 'solver error'
                 break
@@ -336,7 +360,7 @@ class DepthProblem:
         self.score_per_depth.value = score
         self.L.value = base
         try:
-            self.problem.solve(solver=SOLVER)
+            _solve(self.problem)
         except cp.SolverError:
             return base, 'solver error'
         if self.problem.status not in ('optimal', 'optimal_inaccurate'):

@@ -81,6 +81,40 @@ def make_evaluator(space: SearchSpace, convention: str,
     return evaluate
 
 
+def kernel_roundings(space: SearchSpace, model: StructureModel,
+                     z: np.ndarray) -> List[np.ndarray]:
+    """Kernel vectors next to the relaxed (continuous) kernels: for every
+    stage the allowed kernels just below and above, or the one it sits on."""
+    allowed = np.sort(np.asarray(space.kernels, float))
+    log_k = z[1 + 2 * model.M:]
+    options = []
+    for value in np.exp(log_k):
+        close = allowed[np.isclose(allowed, value, rtol=1e-3)]
+        if close.size:
+            options.append([close[0]])
+            continue
+        below = allowed[allowed < value]
+        above = allowed[allowed > value]
+        options.append([v[-1] if i == 0 else v[0]
+                        for i, v in enumerate((below, above)) if v.size])
+    vectors = [[]]
+    for choice in options:
+        vectors = [v + [c] for v in vectors for c in choice]
+    return [np.asarray(v) for v in vectors[:16]]
+
+
+def resolve_widths(search: DepthSearch, entry, kernels) -> Optional[np.ndarray]:
+    """Widths re-solved with the kernels fixed (None if infeasible)."""
+    problem = search.width_problem
+    problem.fix_kernels(kernels)
+    try:
+        problem.set_depths(np.asarray(entry.depths, float), search.budgets)
+        z, entropy, _ = problem.solve(entry.z, iterations=6, tol=1e-7)
+    finally:
+        problem.fix_kernels(None)
+    return z if entropy is not None else None
+
+
 def round_design(space: SearchSpace, model: StructureModel, z: np.ndarray,
                  depths, mode: str) -> Candidates:
     """Grid point next to the relaxed widths ``z`` (``nearest`` or ``down``)."""
@@ -138,9 +172,15 @@ def solve(space: SearchSpace,
     trace = SearchTrace()
     best, best_score = None, -math.inf
     seen = set()
+    starts = [(entry, entry.z) for entry in ranked]
     for entry in ranked:
+        for kernels in kernel_roundings(space, model, entry.z):
+            z = resolve_widths(search, entry, kernels)
+            if z is not None:
+                starts.append((entry, z))
+    for entry, z in starts:
         for mode in ('nearest', 'down'):
-            start = round_design(space, model, entry.z, entry.depths, mode)
+            start = round_design(space, model, z, entry.depths, mode)
             key = start.key(0)
             if key in seen:
                 continue

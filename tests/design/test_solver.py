@@ -1,0 +1,101 @@
+"""The solver's promises: budgets met by exact count, determinism, quality
+against the official releases, clear infeasibility, and its building blocks."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from mmdeepmad.design.api import design, make_space
+from mmdeepmad.design.baseline import random_local_search
+from mmdeepmad.design.budgets import Budgets
+from mmdeepmad.design.counters import count
+from mmdeepmad.design.local_search import (SearchTrace, improve, repair,
+                                           violation)
+from mmdeepmad.design.quantities import paper_score
+from mmdeepmad.design.search_space import Candidates
+from mmdeepmad.design.solver import InfeasibleBudgetError, make_evaluator
+from mmdeepmad.design.tinynas import evaluate_tinynas
+from mmdeepmad.design.tinynas_format import spec_from_tinynas
+
+REFERENCE = os.path.join(
+    os.path.dirname(__file__), '..', '..', '..', 'shared', 'reference',
+    'tinynas_released.json')
+
+
+@pytest.mark.parametrize('block, flops, params, rho', [
+    ('bottleneck', 1.8e9, 11.7e6, 0.3),
+    ('basic', 0.6e9, 5e6, 0.3),
+    ('mbv2', 320e6, 3.5e6, 0.5),
+    ('mbv2-se', 390e6, 5.3e6, 0.5),
+])
+def test_paper_designs_meet_every_budget_by_exact_count(block, flops, params,
+                                                        rho):
+    result = design(block, flops, params, rho)
+    counts = count(result.spec)
+    scored = paper_score(result.spec)
+    assert counts.flops <= flops and counts.params <= params
+    assert scored.rho <= rho
+    assert result.score == pytest.approx(scored.score)
+    assert all(stage.block == block for stage in result.spec.stages)
+    assert all(stage.out_channels % 8 == 0 and stage.mid_channels % 8 == 0
+               for stage in result.spec.stages)
+    channels = [stage.out_channels for stage in result.spec.stages]
+    assert channels == sorted(channels)  # Guideline 3
+    # the budgets are used: a design far inside them would be a poor optimum
+    assert counts.flops > 0.9 * flops or counts.params > 0.9 * params \
+        or scored.rho > 0.9 * rho
+
+
+def test_design_is_deterministic():
+    first = design('bottleneck', 1.8e9, 11.7e6, 0.3, convention='tinynas')
+    second = design('bottleneck', 1.8e9, 11.7e6, 0.3, convention='tinynas')
+    assert first.spec.to_json() == second.spec.to_json()
+
+
+def test_beats_the_official_release_on_its_own_terms():
+    with open(REFERENCE, encoding='utf-8') as handle:
+        entry = next(e for e in json.load(handle)['structures']
+                     if e['name'] == 'deepmad-R50')
+    result = design('bottleneck', convention='tinynas', **entry['budgets'])
+    official = evaluate_tinynas(result.spec)
+    assert official.satisfies(Budgets(**entry['budgets']))
+    assert official.penalised_score >= entry['penalised_score']
+    release = evaluate_tinynas(spec_from_tinynas(entry['structure']))
+    assert release.penalised_score == pytest.approx(entry['penalised_score'])
+
+
+def test_infeasible_budget_names_the_budget_and_the_smallest_value():
+    with pytest.raises(InfeasibleBudgetError) as error:
+        design('bottleneck', 4e9, 1e3, 0.3)
+    message = str(error.value)
+    assert 'params budget' in message and 'smallest params' in message
+    assert '--params' in message
+
+
+def test_repair_and_improve_stay_feasible_and_never_lose():
+    space = make_space('bottleneck', 'tinynas')
+    budgets = Budgets(flops=1.8e9, params=11.7e6, rho=0.3)
+    evaluate = make_evaluator(space, 'tinynas', (1, 1, 1, 1, 8), 10.0)
+    start = Candidates.single(32, [256, 512, 768, 1024, 2048],
+                              [64, 128, 256, 256, 512], [5] * 5, [3] * 5)
+    assert violation(evaluate(start), budgets)[0] > 0
+    trace = SearchTrace()
+    fixed = repair(space, evaluate, budgets, start, trace)
+    assert fixed is not None
+    assert violation(evaluate(fixed), budgets)[0] == 0
+    before = float(evaluate(fixed).score[0])
+    better, score = improve(space, evaluate, budgets, fixed, trace)
+    assert score >= before
+    assert violation(evaluate(better), budgets)[0] == 0
+    assert space.contains(better)[0]
+
+
+def test_baseline_is_seeded_and_feasible():
+    space = make_space('bottleneck', 'tinynas')
+    budgets = Budgets(flops=1.8e9, params=11.7e6, rho=0.3)
+    evaluate = make_evaluator(space, 'tinynas', (1, 1, 1, 1, 8), 10.0)
+    result = random_local_search(space, evaluate, budgets, seconds=1.0,
+                                 seed=1)
+    assert result.feasible and result.evaluations > 1000
+    assert np.isfinite(result.score)
