@@ -34,6 +34,7 @@ def make_space(block: str = 'bottleneck',
                width_multiple: int = 8,
                max_depth: Optional[int] = None,
                max_channels: Optional[int] = None,
+               head_channels: Optional[int] = None,
                non_decreasing: bool = True) -> SearchSpace:
     """The search space for a family: the official configs' space (TINYNAS.md)
     under ``tinynas``; under ``paper`` the same without TinyNAS's first-stage
@@ -72,6 +73,11 @@ def make_space(block: str = 'bottleneck',
         overrides['depth'] = (1, int(max_depth))
     if max_channels is not None:
         overrides['channels'] = (base.channels[0], int(max_channels))
+    if head_channels is not None:
+        if head_channels < 0:
+            raise SpecError('head_channels must be >= 0 (0: no head conv), '
+                            f'got {head_channels}')
+        overrides['head_channels'] = int(head_channels) or None
     if width_multiple < 1:
         raise SpecError(f'width_multiple must be >= 1, got {width_multiple}')
     return SearchSpace.for_block(block, **overrides)
@@ -90,7 +96,9 @@ def design(block: str = 'bottleneck',
            kernels: Optional[Sequence[int]] = None,
            width_multiple: int = 8,
            max_depth: Optional[int] = None,
+           head_channels: Optional[int] = None,
            name: str = '',
+           command: Optional[str] = None,
            progress=None) -> DesignResult:
     """Solve Eq. 5 for the budgets; every budget must be given."""
     for key, value in (('flops', flops), ('params', params), ('rho', rho)):
@@ -106,7 +114,8 @@ def design(block: str = 'bottleneck',
         strides=strides,
         kernels=kernels,
         width_multiple=width_multiple,
-        max_depth=max_depth)
+        max_depth=max_depth,
+        head_channels=head_channels)
     budgets = Budgets(flops=float(flops), params=float(params), rho=float(rho))
     result = solve(
         space,
@@ -121,6 +130,8 @@ def design(block: str = 'bottleneck',
         block=block,
         alpha=list(alpha) if alpha is not None else None,
         beta=beta)
+    if command:
+        meta['command'] = command
     result.spec = result.spec.replace(name=name, meta=meta)
     return result
 

@@ -1,0 +1,184 @@
+"""Budgets and lists on the command line: parsing with explicit units.
+
+Counts (FLOPs, params) take an optional decimal suffix, case-insensitive:
+``K`` = 1e3, ``M`` = 1e6, ``G`` = 1e9, ``T`` = 1e12 (``4.13G``, ``4130M`` and
+``4.13e9`` are the same budget; ``m`` is mega, never milli, since a count has
+no fractions). rho is a plain positive number. Every error is a
+:class:`UnitError` whose message says what was wrong and how to write it.
+
+Only the standard library is imported here (the command line imports this
+before anything heavy).
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Optional, Sequence, Tuple
+
+#: Decimal multipliers of the count suffixes (upper case; parsing ignores case).
+SUFFIXES = {'K': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12}
+
+_NUMBER = r'[+-]?(?:\d+(?:_\d+)*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?'
+_QUANTITY = re.compile(rf'^\s*({_NUMBER})\s*([A-Za-z]?)\s*$')
+
+_EXAMPLES = {
+    'flops': '4.13G, 4130M or 4.13e9',
+    'params': '25.55M, 25550K or 2.555e7',
+}
+
+
+class UnitError(ValueError):
+    """A value that cannot be read; the message names the field and the fix."""
+
+
+def _prefix(name: Optional[str]) -> str:
+    return f'{name}: ' if name else ''
+
+
+def parse_count(text: str,
+                kind: str = 'flops',
+                name: Optional[str] = None) -> float:
+    """A positive count with an optional K/M/G/T suffix, as a float.
+
+    ``kind`` (``flops`` or ``params``) picks the examples of the error
+    message, ``name`` (e.g. ``--flops``) prefixes it.
+
+    >>> parse_count('4.13G') == parse_count('4130M') == 4.13e9
+    True
+    """
+    example = _EXAMPLES.get(kind, _EXAMPLES['flops'])
+    where = _prefix(name)
+    if not isinstance(text, str):
+        text = str(text)
+    match = _QUANTITY.match(text)
+    if match is None:
+        raise UnitError(
+            f'{where}{text!r} is not a number with an optional K/M/G/T '
+            f'suffix; write e.g. {example}')
+    number, suffix = match.groups()
+    if suffix and suffix.upper() not in SUFFIXES:
+        raise UnitError(
+            f'{where}{text!r} has the unknown unit suffix {suffix!r}; use K '
+            f'(1e3), M (1e6), G (1e9) or T (1e12), e.g. {example}')
+    number = number.replace('_', '')
+    # Scale through the decimal text so '4.13G' gives exactly 4.13e9.
+    value = (_exact_scaled(number, suffix.upper())
+             if suffix else float(number))
+    if not math.isfinite(value):
+        raise UnitError(f'{where}{text!r} is not finite; write e.g. {example}')
+    if value <= 0:
+        raise UnitError(f'{where}must be positive, got {text!r}; write e.g. '
+                        f'{example}')
+    return value
+
+
+def _exact_scaled(number: str, suffix: str) -> float:
+    """``number * 10**k`` rounded once (``4.13G`` -> ``4.13e9`` exactly, not
+    ``4.13 * 1e9`` = 4130000000.0000005)."""
+    exponent = {'K': 3, 'M': 6, 'G': 9, 'T': 12}[suffix]
+    mantissa, _, power = number.lower().partition('e')
+    return float(f'{mantissa}e{int(power or 0) + exponent}')
+
+
+def parse_rho(text: str, name: Optional[str] = None) -> float:
+    """One positive, finite rho (no unit suffix)."""
+    where = _prefix(name)
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise UnitError(f'{where}{text!r} is not a number; write e.g. 0.3 '
+                        '(rho is a plain number, no unit)') from None
+    if not math.isfinite(value) or value <= 0:
+        raise UnitError(f'{where}rho must be a positive number, got {text!r};'
+                        ' the paper uses 0.1 to 2.0 (0.3 for ResNet blocks, '
+                        '0.5 for MobileNet blocks)')
+    return value
+
+
+def parse_rho_list(text: str, name: Optional[str] = None) -> Tuple[float, ...]:
+    """``0.3`` or a sweep ``0.1,0.3,0.5,1.0`` (distinct values, in order)."""
+    parts = _split(text, name, 'a number such as 0.3 or a list 0.1,0.3,0.5')
+    values = tuple(parse_rho(part, name) for part in parts)
+    if len(set(values)) != len(values):
+        raise UnitError(f'{_prefix(name)}{text!r} lists a value twice; give '
+                        'each rho once')
+    return values
+
+
+def parse_int_list(text: str,
+                   name: Optional[str] = None,
+                   allowed: Optional[Sequence[int]] = None,
+                   minimum: Optional[int] = None) -> Tuple[int, ...]:
+    """``2,2,2,1,2``: comma-separated integers (optionally from ``allowed``,
+    or at least ``minimum``)."""
+    where = _prefix(name)
+    parts = _split(text, name, 'comma-separated integers such as 2,2,2,1,2')
+    values = []
+    for part in parts:
+        try:
+            value = int(part)
+        except ValueError:
+            raise UnitError(f'{where}entry {part!r} is not an integer; give '
+                            'comma-separated integers, e.g. 2,2,2,1,2'
+                            ) from None
+        if allowed is not None and value not in allowed:
+            raise UnitError(f'{where}entry {value} is not allowed; each must '
+                            f'be one of {", ".join(map(str, allowed))}')
+        if minimum is not None and value < minimum:
+            raise UnitError(f'{where}entry {value} must be at least {minimum}')
+        values.append(value)
+    return tuple(values)
+
+
+def parse_float_list(text: str,
+                     name: Optional[str] = None,
+                     non_negative: bool = True) -> Tuple[float, ...]:
+    """``1,1,1,1,8``: comma-separated finite numbers."""
+    where = _prefix(name)
+    parts = _split(text, name, 'comma-separated numbers such as 1,1,1,1,8')
+    values = []
+    for part in parts:
+        try:
+            value = float(part)
+        except ValueError:
+            raise UnitError(f'{where}entry {part!r} is not a number; give '
+                            'comma-separated numbers, e.g. 1,1,1,1,8'
+                            ) from None
+        if not math.isfinite(value) or (non_negative and value < 0):
+            raise UnitError(f'{where}entry {part!r} must be a finite, '
+                            'non-negative number')
+        values.append(value)
+    return tuple(values)
+
+
+def _split(text: str, name: Optional[str], what: str) -> Tuple[str, ...]:
+    parts = tuple(part.strip() for part in str(text).split(','))
+    if any(not part for part in parts):
+        raise UnitError(f'{_prefix(name)}{text!r} has an empty entry; give '
+                        f'{what}')
+    return parts
+
+
+def format_count(value: Optional[float], digits: int = 3) -> str:
+    """``4.128G`` / ``25.40M`` / ``928``: a count with a decimal suffix."""
+    if value is None:
+        return '-'
+    for scale, unit in ((1e12, 'T'), (1e9, 'G'), (1e6, 'M'), (1e3, 'K')):
+        if abs(value) >= scale:
+            return f'{value / scale:.{digits}f}{unit}'
+    if float(value).is_integer():
+        return f'{int(value)}'
+    return f'{value:.{digits}f}'
+
+
+def format_exact(value: float) -> str:
+    """An exact count with thousands separators (``25,403,664``); a count
+    that is not an integer (TinyNAS's FLOPs may not be) keeps its fraction."""
+    if float(value).is_integer():
+        return f'{int(value):,}'
+    return f'{value:,.3f}'
+
+
+def rho_tag(rho: float) -> str:
+    """The tag of a sweep member's files: ``rho0.3``, ``rho1.0``."""
+    return f'rho{float(rho)!r}'
