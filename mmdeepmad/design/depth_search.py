@@ -7,10 +7,12 @@ budget against depth. The depth vector is then chosen by a search over integer
 vectors with ``V`` as the oracle, started from the rounded continuous optimum of
 the alternating relaxation and from uniform depths:
 
-1. seeds: the rounded alternating relaxation, and every uniform vector
-   ``min(d, cap_i)`` (the shape Guideline 2 favours);
-2. compass search: all ``L_i +- 1`` and depth exchanges ``(L_i + 1, L_j - 1)``,
-   best improvement, until none improves.
+1. seeds: the rounded alternating relaxation, every uniform vector
+   ``min(d, cap_i)`` (the shape Guideline 2 favours) and the same with the
+   first one, two or three stages at the minimum;
+2. pattern search from the relaxation's seed and the two best others: moves ``L_i +- s`` and depth
+   exchanges ``(L_i + s, L_j - s)`` ranked by their first-order gain (envelope
+   theorem on the width problem's duals), steps s = 4, 2, 1.
 
 Every oracle value is cached; warm starts make one evaluation a few
 milliseconds of solver time.
@@ -85,22 +87,30 @@ class DepthSearch:
             self.beta,
             width_problem=self.width_problem,
             rounds=6)
-        if np.isfinite(relaxed.objective):
+        self._relaxed_seed = bool(np.isfinite(relaxed.objective))
+        if self._relaxed_seed:
             seeds.append(
                 tuple(
                     int(v)
                     for v in np.clip(np.round(relaxed.depths), space.depth[0],
                                      caps)))
-        last_feasible = None
-        for d in range(space.depth[0], int(caps.max()) + 1):
-            vector = tuple(int(v) for v in np.minimum(d, caps))
-            if self.value(vector).value == -math.inf:
-                if last_feasible is not None:
-                    break
-                continue
-            last_feasible = vector
-            seeds.append(vector)
-        return seeds
+        # uniform depths (Guideline 2), and the same with the first one, two
+        # or three stages at the minimum (where resolution makes depth dearest)
+        M = self.model.M
+        low = space.depth[0]
+        for head in [(low, ) * j for j in range(min(4, M))]:
+            last_feasible = None
+            for d in range(low, int(caps.max()) + 1):
+                vector = tuple(
+                    int(v) for v in np.minimum(
+                        np.asarray(head + (d, ) * (M - len(head))), caps))
+                if self.value(vector).value == -math.inf:
+                    if last_feasible is not None:
+                        break
+                    continue
+                last_feasible = vector
+                seeds.append(vector)
+        return list(dict.fromkeys(seeds))
 
     def _moves(self, depths: Tuple[int, ...], step: int):
         M = len(depths)
@@ -127,18 +137,41 @@ class DepthSearch:
                 self.model, current.depths, self.beta)
         return float(current.gradient @ delta) - penalty_change
 
-    def search(self, top: int = 3, batch: int = 3) -> List[DepthValue]:
-        """The best depth vectors found, best first.
+    def search(self, top: int = 3, batch: int = 3,
+               starts: int = 3) -> List[DepthValue]:
+        """The ``top`` best depth vectors found, best first, then the optimum
+        each start reached.
 
-        Pattern search with steps 4, 2, 1: the moves are ranked by their
-        predicted gain and evaluated a few at a time, best first, until one
-        improves the relaxed value; when none does, the step is halved."""
+        Pattern search with steps 4, 2, 1 from each of the ``starts`` best
+        seeds: the moves are ranked by their predicted gain and evaluated a few
+        at a time, best first, until one improves the relaxed value; when none
+        does, the step is halved."""
         seeds = self.seeds()
         ranked = sorted((self.value(s) for s in seeds),
                         key=lambda item: (-item.value, item.depths))
         if not ranked or not np.isfinite(ranked[0].value):
             return []
-        current = ranked[0]
+        # the relaxation's seed always starts a search, then the best others
+        chosen_starts = [self.value(seeds[0])] if self._relaxed_seed else []
+        for entry in ranked:
+            if len(chosen_starts) >= starts:
+                break
+            if entry.depths not in [s.depths for s in chosen_starts]:
+                chosen_starts.append(entry)
+        ends = [
+            self._pattern_search(start, batch) for start in chosen_starts
+            if np.isfinite(start.value)
+        ]
+        finite = [v for v in self.cache.values() if np.isfinite(v.value)]
+        finite.sort(key=lambda item: (-item.value, item.depths))
+        # the overall best, then the optimum each start reached (diversity)
+        chosen = {}
+        for entry in finite[:top] + sorted(
+                ends, key=lambda item: (-item.value, item.depths)):
+            chosen.setdefault(entry.depths, entry)
+        return list(chosen.values())
+
+    def _pattern_search(self, current: DepthValue, batch: int) -> DepthValue:
         for step in (4, 2, 1):
             while True:
                 moves = self._moves(current.depths, step)
@@ -164,6 +197,4 @@ class DepthSearch:
                 if improved is None:
                     break
                 current = improved
-        finite = [v for v in self.cache.values() if np.isfinite(v.value)]
-        finite.sort(key=lambda item: (-item.value, item.depths))
-        return finite[:top]
+        return current

@@ -32,79 +32,86 @@ def violation(result, budgets) -> np.ndarray:
     return total
 
 
-def _variables(space: SearchSpace):
-    """(field, column) of every integer quantity a move can change."""
+_FIELDS = ('stem', 'out', 'mid', 'kernel', 'depth')
+
+
+def _flatten(design: Candidates) -> np.ndarray:
+    """One design as [stem, out.., mid.., kernel.., depth..]."""
+    return np.concatenate([design.stem[:1], design.out[0], design.mid[0],
+                           design.kernel[0], design.depth[0]])
+
+
+def _unflatten(rows: np.ndarray, M: int) -> Candidates:
+    return Candidates(rows[:, 0].copy(), rows[:, 1:1 + M].copy(),
+                      rows[:, 1 + M:1 + 2 * M].copy(),
+                      rows[:, 1 + 2 * M:1 + 3 * M].copy(),
+                      rows[:, 1 + 3 * M:].copy())
+
+
+_MOVES_CACHE = {}
+
+
+def _move_matrix(space: SearchSpace, exchanges: bool) -> np.ndarray:
+    """Deltas of every single move and exchange, one row per move."""
+    key = (space.num_stages, space.width_multiple, exchanges)
+    if key in _MOVES_CACHE:
+        return _MOVES_CACHE[key]
     M = space.num_stages
-    names = [('stem', None)]
-    names += [('out', i) for i in range(M)]
-    names += [('mid', i) for i in range(M)]
-    names += [('depth', i) for i in range(M)]
-    return names
-
-
-def _shift(cand: Candidates, field_name: str, column: Optional[int],
-           delta: np.ndarray) -> None:
-    array = getattr(cand, field_name)
-    if column is None:
-        array += delta
-    else:
-        array[:, column] += delta
+    n = 1 + 4 * M
+    step = space.width_multiple
+    # (column, unit step, scales) of every integer quantity but the kernels
+    columns = [(0, step, (1, 2, 4, 8))]
+    columns += [(1 + i, step, (1, 2, 4, 8)) for i in range(2 * M)]
+    columns += [(1 + 3 * M + i, 1, (1, 2)) for i in range(M)]
+    rows = []
+    for column, unit, scales in columns:
+        for scale in scales:
+            for sign in (1, -1):
+                row = np.zeros(n, dtype=np.int64)
+                row[column] = sign * unit * scale
+                rows.append(row)
+    if exchanges:
+        for a, unit_a, _ in columns:
+            for b, unit_b, _ in columns:
+                if a == b:
+                    continue
+                for sa, sb in ((1, 1), (2, 1), (1, 2)):
+                    row = np.zeros(n, dtype=np.int64)
+                    row[a] = unit_a * sa
+                    row[b] = -unit_b * sb
+                    rows.append(row)
+    matrix = np.asarray(rows)
+    _MOVES_CACHE[key] = matrix
+    return matrix
 
 
 def neighbours(space: SearchSpace, design: Candidates,
                exchanges: bool = True) -> Candidates:
-    """All single moves and exchanges of one design (a batch of size 1)."""
-    step = space.width_multiple
-    variables = _variables(space)
-    unit = [1 if name == 'depth' else step for name, _ in variables]
-    moves = []  # list of lists of (variable index, delta)
-    for v, size in enumerate(unit):
-        scales = (1, 2) if variables[v][0] == 'depth' else (1, 2, 4, 8)
-        for scale in scales:
-            moves.append([(v, size * scale)])
-            moves.append([(v, -size * scale)])
-    if exchanges:
-        for a, size_a in enumerate(unit):
-            for b, size_b in enumerate(unit):
-                if a == b:
-                    continue
-                for sa, sb in ((1, 1), (2, 1), (1, 2)):
-                    moves.append([(a, size_a * sa), (b, -size_b * sb)])
-    count = len(moves)
-    batch = Candidates(*(np.repeat(getattr(design, name), count, axis=0)
-                         for name in ('stem', 'out', 'mid', 'kernel',
-                                      'depth')))
-    for row, move in enumerate(moves):
-        for v, delta in move:
-            name, column = variables[v]
-            array = getattr(batch, name)
-            if column is None:
-                array[row] += delta
-            else:
-                array[row, column] += delta
-    # kernel changes, alone and with every single decrease
-    extra = []
-    for i in range(space.num_stages):
+    """All single moves and exchanges of one design (a batch of size 1): a
+    width by 1, 2, 4 or 8 grid steps, a depth by 1 or 2, one quantity up and
+    another down, and every other kernel of a stage, alone or with one
+    quantity one step down."""
+    M = space.num_stages
+    x = _flatten(design)
+    moves = _move_matrix(space, exchanges)
+    rows = [x[None, :] + moves]
+    single = (moves != 0).sum(axis=1) == 1
+    smallest = moves.min(axis=1)
+    unit_down = moves[single & ((smallest == -1) |
+                                (smallest == -space.width_multiple))]
+    if not exchanges:
+        unit_down = unit_down[:0]
+    for i in range(M):
+        column = 1 + 2 * M + i
         for k in space.kernels:
-            if k == design.kernel[0, i]:
+            if k == x[column]:
                 continue
-            alone = design.take(0)
-            alone = Candidates(alone.stem.copy(), alone.out.copy(),
-                               alone.mid.copy(), alone.kernel.copy(),
-                               alone.depth.copy())
-            alone.kernel[0, i] = k
-            extra.append(alone)
-            if exchanges:
-                for v, size in enumerate(unit):
-                    moved = Candidates(alone.stem.copy(), alone.out.copy(),
-                                       alone.mid.copy(), alone.kernel.copy(),
-                                       alone.depth.copy())
-                    name, column = variables[v]
-                    _shift(moved, name, column, -size)
-                    extra.append(moved)
-    if extra:
-        batch = Candidates.concat([batch] + extra)
-    return batch
+            changed = x.copy()
+            changed[column] = k
+            rows.append(changed[None, :])
+            if len(unit_down):
+                rows.append(changed[None, :] + unit_down)
+    return _unflatten(np.concatenate(rows), M)
 
 
 @dataclass

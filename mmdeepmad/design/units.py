@@ -171,6 +171,16 @@ def format_count(value: Optional[float], digits: int = 3) -> str:
     return f'{value:.{digits}f}'
 
 
+def format_compact(value: Optional[float]) -> str:
+    """A budget as one would type it: ``4.13G``, ``25.55M``, ``0.3``."""
+    if value is None:
+        return '-'
+    for scale, unit in ((1e12, 'T'), (1e9, 'G'), (1e6, 'M'), (1e3, 'K')):
+        if abs(value) >= scale:
+            return f'{value / scale:.4g}{unit}'
+    return f'{value:.4g}'
+
+
 def format_exact(value: float) -> str:
     """An exact count with thousands separators (``25,403,664``); a count
     that is not an integer (TinyNAS's FLOPs may not be) keeps its fraction."""

@@ -1,0 +1,690 @@
+"""The design command line (``tools/design.py``): budgets in, architecture out.
+
+``main(argv)`` parses the options, solves the DeepMAD program
+(:func:`mmdeepmad.design.api.design`), verifies the design by an independent
+exact count, prints the report (:mod:`mmdeepmad.design.report`) and then writes
+the outputs atomically. Exit codes: 0 success, 1 the budgets cannot be met (or
+an output could not be written), 2 bad input.
+
+Imports are lazy: ``--help`` and option errors never load numpy, cvxpy or
+matplotlib; ``--evaluate`` never loads cvxpy; only plotting loads matplotlib.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shlex
+import sys
+import tempfile
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from .units import (UnitError, format_compact, parse_count, parse_float_list,
+                    parse_int_list, parse_rho_list, rho_tag)
+
+PROG = 'design.py'
+BLOCKS = ('bottleneck', 'basic', 'mbv2', 'mbv2-se')
+CONVENTIONS = ('paper', 'tinynas')
+#: What a bare ``design.py`` designs: the paper's DeepMAD-R50 budget.
+R50 = dict(
+    block='bottleneck', flops=4.13e9, params=25.55e6, rho=0.3, resolution=224)
+DEFAULT_DIR = os.path.join('work_dirs', 'design')
+
+EXIT_OK, EXIT_INFEASIBLE, EXIT_USAGE = 0, 1, 2
+#: Options that change only what is printed or which extra files are written;
+#: they are left out of the command recorded in the arch JSON (meta.command).
+OUTPUT_FLAGS = ('-q', '--quiet', '--no-plot')
+OUTPUT_OPTIONS = ('--plot', '--export-tinynas')
+
+USAGE_EXAMPLES = f"""\
+examples:
+  {PROG}
+      the paper's DeepMAD-R50 budget (bottleneck, 4.13G FLOPs, 25.55M params,
+      rho 0.3, 224x224, paper convention) -> {DEFAULT_DIR}/deepmad-r50.json
+  {PROG} --block bottleneck --flops 4.13G --params 25.55M --rho 0.3 \\
+      --out r50.json --export-tinynas r50.txt
+  {PROG} --block mbv2-se --flops 0.39G --params 5.3M --rho 0.5 --convention tinynas
+  {PROG} --flops 4.13G --params 25.55M --rho 0.1,0.3,0.5,1.0 --out sweep/r50.json
+  {PROG} --evaluate r50.json --convention tinynas --flops 4.13G --params 25.55M
+
+units: FLOPs and params take K, M, G or T (x1e3 .. x1e12, any case) or plain
+numbers: 4.13G = 4130M = 4.13e9. rho is a plain number.
+exit status: 0 done, 1 the budgets cannot be met (the message names the budget
+and the smallest value that can be), 2 bad input; nothing is written unless
+the design succeeded and was verified.
+"""
+
+
+class CLIError(Exception):
+    """A one-line error for the user, with the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+
+    def error(self, message: str):  # one line, no usage dump
+        raise CLIError(f'{message} (see {PROG} --help)')
+
+
+def _typed(parse: Callable, *args, **kwargs) -> Callable[[str], object]:
+    """An argparse ``type`` from a units parser (its message verbatim)."""
+
+    def convert(text: str):
+        try:
+            return parse(text, *args, **kwargs)
+        except UnitError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = getattr(parse, '__name__', 'value')
+    return convert
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not an integer; give a positive integer') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f'must be a positive integer, got {text!r}')
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a number; give e.g. 10') from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(
+            f'must be a finite, non-negative number, got {text!r}')
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not an integer; give 0 or a positive integer'
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f'must be 0 or a positive integer, got {text!r}')
+    return value
+
+
+def _kernels(text: str) -> Tuple[int, ...]:
+    values = _typed(parse_int_list, minimum=1)(text)
+    even = [k for k in values if k % 2 == 0]
+    if even:
+        raise argparse.ArgumentTypeError(
+            f'entry {even[0]} is even; kernels must be odd, e.g. 3,5')
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        allow_abbrev=False,
+        description='Design a CNN backbone by solving the DeepMAD program '
+        '(CVPR 2023) for FLOPs,\nparams and effectiveness (rho) budgets; '
+        'print the design, write its arch JSON\n(and optionally the TinyNAS '
+        'structure) and a plot. With no options: the paper\'s\nDeepMAD-R50 '
+        '(progress on stderr, results on stdout).',
+        epilog=USAGE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    budgets = parser.add_argument_group(
+        'budgets (give --flops, --params and --rho together; none = '
+        'DeepMAD-R50: 4.13G, 25.55M, 0.3)')
+    budgets.add_argument(
+        '--flops', type=_typed(parse_count, 'flops'), metavar='N',
+        help='FLOPs budget, e.g. 4.13G, 4130M or 4.13e9')
+    budgets.add_argument(
+        '--params', type=_typed(parse_count, 'params'), metavar='N',
+        help='params budget, e.g. 25.55M')
+    budgets.add_argument(
+        '--rho', type=_typed(parse_rho_list), metavar='R[,R...]',
+        help='effectiveness budget, e.g. 0.3; a list 0.1,0.3,0.5,1.0 designs '
+        'one network per value (a sweep: one JSON each, a summary table and '
+        'a depth/width-vs-rho plot)')
+    space = parser.add_argument_group('search space and objective')
+    space.add_argument(
+        '--block', choices=BLOCKS, metavar='FAMILY',
+        help=f'block family: {", ".join(BLOCKS)} (default bottleneck)')
+    space.add_argument(
+        '--resolution', type=_positive_int, metavar='PX',
+        help='input side in pixels (default 224)')
+    space.add_argument(
+        '--convention', choices=CONVENTIONS, metavar='NAME',
+        help='counting convention of the budgets and the score: paper '
+        '(conv MACs, Eq. 2-5 as written) or tinynas (as the official code '
+        'counts); default paper (with --evaluate: the file\'s, else paper)')
+    space.add_argument(
+        '--stages', type=_positive_int, metavar='M',
+        help='number of stages (default 5)')
+    space.add_argument(
+        '--strides', type=_typed(parse_int_list, allowed=(1, 2)),
+        metavar='S,S,...',
+        help='stride of every stage, e.g. 2,2,2,1,2 (default: the releases\' '
+        'pattern for 5 stages)')
+    space.add_argument(
+        '--kernels', type=_kernels, metavar='K,K',
+        help='allowed kernel sizes, e.g. 3,5 (default: the family\'s)')
+    space.add_argument(
+        '--width-multiple', type=_positive_int, metavar='N',
+        help='channels are multiples of N (default 8)')
+    space.add_argument(
+        '--max-depth', type=_positive_int, metavar='N',
+        help='at most N units per stage')
+    space.add_argument(
+        '--head-channels', type=_non_negative_int, metavar='N',
+        help='width of the final 1x1 head conv (0: none; default: the '
+        'family\'s, 1792 for mbv2 families, none otherwise)')
+    space.add_argument(
+        '--alpha', type=_typed(parse_float_list), metavar='A,A,...',
+        help='Guideline 1 stage weights (default 1,...,1,8)')
+    space.add_argument(
+        '--beta', type=_non_negative_float, metavar='B',
+        help='Guideline 2 depth-variance weight (default 10)')
+    outputs = parser.add_argument_group('outputs')
+    outputs.add_argument(
+        '--out', metavar='FILE',
+        help=f'arch JSON to write (default {DEFAULT_DIR}/<name>.json; with '
+        '--evaluate only when given)')
+    outputs.add_argument(
+        '--name', help='name stored in the arch JSON (default: from the '
+        'budgets, or deepmad-r50)')
+    outputs.add_argument(
+        '--export-tinynas', metavar='FILE',
+        help='also write the TinyNAS structure (.json: a JSON list; other: '
+        'TinyNAS\'s models/*.txt format)')
+    outputs.add_argument(
+        '--plot', metavar='FILE',
+        help='PNG of the design (default: next to --out with .png; a sweep: '
+        '<out>-rho-sweep.png)')
+    outputs.add_argument(
+        '--no-plot', action='store_true', help='do not draw a plot')
+    outputs.add_argument(
+        '--out-indices', type=_typed(parse_int_list), metavar='I,I,...',
+        help='backbone out_indices of the config fragment, 0-based (default: '
+        'the last 4 stages)')
+    outputs.add_argument(
+        '-q', '--quiet', action='store_true',
+        help='no progress messages on stderr')
+    parser.add_argument(
+        '--evaluate', metavar='FILE',
+        help='report an existing arch JSON or TinyNAS structure (.txt/.json '
+        'list, detected) without solving; budgets are optional')
+    parser.add_argument(
+        '--index', type=int, default=0, metavar='I',
+        help='with --evaluate: which structure of a TinyNAS file holding '
+        'several (default 0)')
+    return parser
+
+
+# ---- entry point -------------------------------------------------------------
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit code (never raises for bad
+    input)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        args.command = design_command(argv)
+        if args.evaluate is not None:
+            return run_evaluate(args)
+        return run_design(args)
+    except SystemExit as done:  # --help
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
+    except CLIError as error:
+        print(f'{PROG}: error: {error}', file=sys.stderr, flush=True)
+        return error.code
+
+
+def design_command(argv: Sequence[str]) -> str:
+    """The command line recorded in the arch JSON (``meta.command``): the
+    arguments as given, without the options that only change the printing or
+    the extra outputs (:data:`OUTPUT_FLAGS`, :data:`OUTPUT_OPTIONS`), so the
+    same design options give the same bytes."""
+    kept = []
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token in OUTPUT_FLAGS:
+            continue
+        if token in OUTPUT_OPTIONS:
+            skip = True
+            continue
+        if any(token.startswith(f'{option}=') for option in OUTPUT_OPTIONS):
+            continue
+        kept.append(str(token))
+    return shlex.join(['python', 'tools/design.py'] + kept)
+
+
+class _Progress:
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.prefix = ''
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f'{PROG}: {self.prefix}{message}', file=sys.stderr,
+                  flush=True)
+
+
+def _design_options(args) -> Dict[str, object]:
+    flops, params, rhos = args.flops, args.params, args.rho
+    given = [name for name, value in (('--flops', flops), ('--params', params),
+                                      ('--rho', rhos)) if value is not None]
+    preset = not given
+    if preset:
+        flops, params, rhos = R50['flops'], R50['params'], (R50['rho'], )
+    elif len(given) != 3:
+        missing = [n for n in ('--flops', '--params', '--rho')
+                   if n not in given]
+        raise CLIError(f'{", ".join(missing)} missing: give --flops, --params '
+                       'and --rho together (or none of them for the '
+                       'DeepMAD-R50 budget 4.13G, 25.55M, 0.3)')
+    block = args.block or R50['block']
+    resolution = args.resolution or R50['resolution']
+    convention = args.convention or 'paper'
+    stages = args.stages or 5
+    if args.strides is not None and len(args.strides) != stages:
+        raise CLIError(f'argument --strides: gives {len(args.strides)} '
+                       f'values for {stages} stages; give one stride per '
+                       'stage (or set --stages)')
+    if (args.alpha is not None and convention == 'paper'
+            and len(args.alpha) != stages):
+        raise CLIError(f'argument --alpha: gives {len(args.alpha)} weights '
+                       f'for {stages} stages; give one weight per stage, e.g. '
+                       + ','.join(['1'] * (stages - 1) + ['8']))
+    if args.out_indices is not None:
+        _check_out_indices(args.out_indices, stages)
+    preset = preset and block == R50['block'] and resolution == R50[
+        'resolution'] and args.stages in (None, 5)
+    if args.name is not None:
+        name = args.name
+    elif preset:
+        name = 'deepmad-r50'
+    else:
+        name = f'{block}-{format_compact(flops)}-{format_compact(params)}'
+        if len(rhos) == 1:
+            name += f'-{rho_tag(rhos[0])}'
+        if resolution != 224:
+            name += f'-{resolution}px'
+    if args.name is None and convention != 'paper':
+        name += f'-{convention}'
+    return dict(
+        block=block,
+        flops=flops,
+        params=params,
+        rhos=rhos,
+        resolution=resolution,
+        convention=convention,
+        stages=stages,
+        name=name)
+
+
+def _check_out_indices(indices: Sequence[int], stages: int) -> None:
+    for index in indices:
+        if not -stages <= index < stages:
+            raise CLIError(f'argument --out-indices: entry {index} is out of '
+                           f'range for {stages} stages; give 0-based stage '
+                           f'indices 0..{stages - 1}')
+    if len({i % stages for i in indices}) != len(indices):
+        raise CLIError('argument --out-indices: names a stage twice')
+
+
+def _check_paths(paths: Sequence[str]) -> None:
+    """Every output its own file, none a directory (checked before solving)."""
+    seen = set()
+    for path in paths:
+        if os.path.isdir(path):
+            raise CLIError(f'output {path} is a directory; give a file name')
+        key = os.path.abspath(path)
+        if key in seen:
+            raise CLIError(f'output {path} is named twice; give each output '
+                           '(--out, --plot, --export-tinynas) its own file')
+        seen.add(key)
+
+
+def _safe_name(name: str) -> str:
+    cleaned = ''.join(c if c.isalnum() or c in '-_.+' else '_' for c in name)
+    return cleaned.strip('.') or 'design'
+
+
+def _with_tag(path: str, tag: str) -> str:
+    stem, ext = os.path.splitext(path)
+    return f'{stem}-{tag}{ext}'
+
+
+def run_design(args) -> int:
+    options = _design_options(args)
+    progress = _Progress(args.quiet)
+    out = args.out or os.path.join(DEFAULT_DIR,
+                                   _safe_name(options['name']) + '.json')
+    rhos = options['rhos']
+    sweep = len(rhos) > 1
+    if args.no_plot and args.plot:
+        raise CLIError('--plot and --no-plot contradict each other; give one')
+    planned = []
+    for rho in rhos:
+        tag = rho_tag(rho)
+        planned.append(_with_tag(out, tag) if sweep else out)
+        if args.export_tinynas:
+            planned.append(_with_tag(args.export_tinynas, tag)
+                           if sweep else args.export_tinynas)
+    if not args.no_plot:
+        planned.append(args.plot or os.path.splitext(out)[0] +
+                       ('-rho-sweep.png' if sweep else '.png'))
+    _check_paths(planned)
+
+    from .spec import SpecError
+    try:
+        from .api import design
+        from .solver import InfeasibleBudgetError
+    except ImportError as error:  # pragma: no cover - environment problem
+        raise CLIError(f'the design engine cannot be imported ({error}); '
+                       'install cvxpy and numpy', EXIT_INFEASIBLE) from None
+    from . import report
+    from .budgets import Budgets
+
+    outputs = _Outputs()
+    points = []
+    printed = []
+    for rho in rhos:
+        budgets = Budgets(
+            flops=options['flops'], params=options['params'], rho=rho)
+        tag = rho_tag(rho)
+        name = f'{options["name"]}-{tag}' if sweep else options['name']
+        progress.prefix = f'[{tag}] ' if sweep else ''
+        progress(f'designing {name}: {options["block"]} blocks, FLOPs <= '
+                 f'{format_compact(budgets.flops)}, params <= '
+                 f'{format_compact(budgets.params)}, rho <= {rho:g}, '
+                 f'{options["resolution"]}x{options["resolution"]}, '
+                 f'{options["convention"]} convention')
+        try:
+            result = design(
+                block=options['block'],
+                flops=budgets.flops,
+                params=budgets.params,
+                rho=rho,
+                resolution=options['resolution'],
+                convention=options['convention'],
+                alpha=args.alpha,
+                beta=args.beta if args.beta is not None else 10.0,
+                stages=options['stages'],
+                strides=args.strides,
+                kernels=args.kernels,
+                width_multiple=args.width_multiple or 8,
+                max_depth=args.max_depth,
+                head_channels=args.head_channels,
+                name=name,
+                command=args.command,
+                progress=progress)
+        except InfeasibleBudgetError as error:
+            raise CLIError(f'{error}' + (f' (at rho {rho:g})' if sweep else
+                                         ''), EXIT_INFEASIBLE) from None
+        except (SpecError, ValueError) as error:
+            raise CLIError(str(error)) from None
+        evaluation = _verify(result, budgets, args, report)
+        progress(f'done in {result.solve_time:.2f} s; verified by exact '
+                 'count')
+        path = _with_tag(out, tag) if sweep else out
+        outputs.add(path, result.spec.to_json().encode('utf-8'))
+        if args.export_tinynas:
+            export = (_with_tag(args.export_tinynas, tag)
+                      if sweep else args.export_tinynas)
+            _add_tinynas(outputs, result.spec, export)
+        if sweep:
+            points.append(
+                report.SweepPoint(
+                    rho=rho,
+                    evaluation=evaluation,
+                    path=path,
+                    solve_time=result.solve_time))
+            continue
+        text, _ = report.format_report(
+            evaluation, budgets, result,
+            title=f'DeepMAD design ({options["convention"]} convention)')
+        printed.append(text)
+        printed.append('')
+        printed.append(
+            report.config_fragment(result.spec, path, args.out_indices))
+        if not args.no_plot:
+            progress('drawing the plot')
+            outputs.add(planned[-1],
+                        report.render_design_plot(evaluation, budgets))
+    if sweep:
+        budgets = Budgets(flops=options['flops'], params=options['params'])
+        printed.append(report.format_sweep(points, budgets))
+        if not args.no_plot:
+            progress('drawing the sweep plot')
+            outputs.add(planned[-1], report.render_sweep_plot(points))
+    written = outputs.commit()
+    sys.stdout.write('\n'.join(printed))
+    sys.stdout.write('\n')
+    for path in written:
+        print(f'wrote {path}')
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+def _verify(result, budgets, args, report):
+    """Count the design again from its own JSON; it must reproduce the
+    solver's figures and meet the budgets (else nothing is written)."""
+    from .spec import ArchSpec
+    text = result.spec.to_json()
+    spec = ArchSpec.from_json(text)
+    if spec != result.spec or spec.to_json() != text:
+        raise CLIError('internal error: the arch JSON does not read back as '
+                       'the design; nothing written', EXIT_INFEASIBLE)
+    evaluation = report.evaluate(
+        spec,
+        result.convention,
+        alpha=args.alpha,
+        beta=args.beta if args.beta is not None else 10.0)
+    for key in ('flops', 'params', 'rho', 'score'):
+        ours, theirs = evaluation.figure(key), float(getattr(result, key))
+        if not math.isclose(ours, theirs, rel_tol=1e-9, abs_tol=1e-9):
+            raise CLIError(f'internal error: the design\'s {key} is {theirs} '
+                           f'by the solver but {ours} by exact count; '
+                           'nothing written', EXIT_INFEASIBLE)
+    if not budgets.satisfied_by(evaluation.flops, evaluation.params,
+                                evaluation.rho):
+        raise CLIError('internal error: the design breaks a budget by exact '
+                       'count; nothing written', EXIT_INFEASIBLE)
+    return evaluation
+
+
+def _add_tinynas(outputs: '_Outputs', spec, path: str) -> None:
+    from .spec import SpecError
+    from .tinynas_format import save_tinynas, spec_to_tinynas
+    try:
+        structure = spec_to_tinynas(spec)
+    except SpecError as error:
+        raise CLIError(f'--export-tinynas: {error}') from None
+    outputs.add(path, lambda target: save_tinynas(structure, target))
+
+
+# ---- evaluate ------------------------------------------------------------------
+def load_arch(path: str, index: int = 0, resolution: Optional[int] = None):
+    """An ArchSpec from an arch JSON or a TinyNAS structure file (detected:
+    a JSON object with ``stem``/``stages`` is an arch JSON, anything else a
+    TinyNAS structure). Raises :class:`CLIError` naming the file and field."""
+    import json
+
+    from .spec import ArchSpec, SpecError
+    from .tinynas_format import parse_tinynas_structures, spec_from_tinynas
+    where = f'--evaluate {path}'
+    try:
+        with open(path, encoding='utf-8') as handle:
+            text = handle.read()
+    except OSError as error:
+        raise CLIError(f'{where}: cannot read it ({error.strerror})') from None
+    except UnicodeDecodeError:
+        raise CLIError(f'{where}: not a text file (expected an arch JSON or '
+                       'a TinyNAS structure)') from None
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        data = None
+        if path.lower().endswith('.json') or text.lstrip().startswith('{"'):
+            raise CLIError(f'{where}: not valid JSON ({error}); fix the file '
+                           'or write it again with design.py') from None
+    try:
+        if isinstance(data, dict) and ({'stem', 'stages', 'schema_version'}
+                                       & set(data)):
+            spec = ArchSpec.from_dict(data)
+            if resolution is not None:
+                spec = spec.replace(resolution=resolution)
+            return spec
+        structures = parse_tinynas_structures(text, where=path)
+        if not -len(structures) <= index < len(structures):
+            raise CLIError(f'argument --index: {path} holds '
+                           f'{len(structures)} structure(s); give 0..'
+                           f'{len(structures) - 1}')
+        name = os.path.splitext(os.path.basename(path))[0]
+        return spec_from_tinynas(
+            structures[index], resolution=resolution or 224, name=name)
+    except SpecError as error:
+        message = str(error)
+        if message.startswith(f'{path}: '):
+            message = message[len(path) + 2:]
+        raise CLIError(f'{where}: {message}') from None
+
+
+def run_evaluate(args) -> int:
+    for flag, value in (('--block', args.block), ('--stages', args.stages),
+                        ('--strides', args.strides),
+                        ('--kernels', args.kernels),
+                        ('--width-multiple', args.width_multiple),
+                        ('--max-depth', args.max_depth),
+                        ('--head-channels', args.head_channels)):
+        if value is not None:
+            raise CLIError(f'{flag} shapes a design; --evaluate reads the '
+                           'architecture from the file: drop ' + flag)
+    if args.rho is not None and len(args.rho) != 1:
+        raise CLIError('argument --rho: --evaluate takes one rho budget, got '
+                       f'{len(args.rho)}')
+    spec = load_arch(args.evaluate, args.index, args.resolution)
+    if args.name is not None:
+        spec = spec.replace(name=args.name)
+    meta = spec.meta if isinstance(spec.meta, dict) else {}
+    convention = args.convention or (meta.get('convention') if meta.get(
+        'convention') in CONVENTIONS else 'paper')
+    from . import report
+    from .budgets import Budgets
+    from .spec import SpecError
+    budgets = None
+    source = ''
+    if any(v is not None for v in (args.flops, args.params, args.rho)):
+        budgets = Budgets(
+            flops=args.flops,
+            params=args.params,
+            rho=args.rho[0] if args.rho else None)
+    elif meta.get('convention') == convention and isinstance(
+            meta.get('budgets'), dict):
+        try:
+            budgets = Budgets.from_dict(meta['budgets'])
+            source = ' (budgets from the file\'s meta)'
+        except ValueError:
+            budgets = None
+    alpha = args.alpha
+    beta = args.beta
+    if meta.get('convention') == convention:
+        if alpha is None and isinstance(meta.get('alpha'), list):
+            alpha = tuple(meta['alpha'])
+        if beta is None and isinstance(meta.get('beta'), (int, float)):
+            beta = float(meta['beta'])
+    beta = 10.0 if beta is None else beta
+    if args.out_indices is not None:
+        _check_out_indices(args.out_indices, spec.num_stages)
+    try:
+        evaluation = report.evaluate(spec, convention, alpha=alpha, beta=beta)
+    except (SpecError, ValueError) as error:
+        raise CLIError(f'--evaluate {args.evaluate}: cannot count it in the '
+                       f'{convention} convention: {error}') from None
+    text, _ = report.format_report(
+        evaluation, budgets,
+        title=f'evaluated {args.evaluate} (no solve; {convention} '
+        f'convention){source}')
+    _check_paths([p for p in (args.out, args.export_tinynas,
+                              None if args.no_plot else args.plot) if p])
+    outputs = _Outputs()
+    if args.out:
+        outputs.add(args.out, spec.to_json().encode('utf-8'))
+    if args.export_tinynas:
+        _add_tinynas(outputs, spec, args.export_tinynas)
+    if args.plot and not args.no_plot:
+        outputs.add(args.plot, report.render_design_plot(evaluation, budgets))
+    fragment = report.config_fragment(spec, args.out or args.evaluate,
+                                      args.out_indices)
+    written = outputs.commit()
+    sys.stdout.write(text + '\n' + fragment)
+    for path in written:
+        print(f'wrote {path}')
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+# ---- atomic outputs ------------------------------------------------------------
+class _Outputs:
+    """Files to write all together: each goes to a temporary file next to its
+    target, and only when every one is complete are they moved into place
+    (``os.replace``); on any failure the temporaries are removed."""
+
+    def __init__(self) -> None:
+        self.items: List[Tuple[str, Union[bytes, Callable[[str], None]]]] = []
+
+    def add(self, path: str, content: Union[bytes, Callable[[str],
+                                                             None]]) -> None:
+        if os.path.isdir(path):
+            raise CLIError(f'output {path} is a directory; give a file name')
+        for other, _ in self.items:
+            if os.path.abspath(other) == os.path.abspath(path):
+                raise CLIError(f'output {path} is named twice; give each '
+                               'output (--out, --plot, --export-tinynas) its '
+                               'own file')
+        self.items.append((path, content))
+
+    def commit(self) -> List[str]:
+        staged: List[Tuple[str, str]] = []
+        umask = os.umask(0)
+        os.umask(umask)
+        try:
+            for path, content in self.items:
+                folder = os.path.dirname(os.path.abspath(path))
+                os.makedirs(folder, exist_ok=True)
+                stem, ext = os.path.splitext(os.path.basename(path))
+                handle, temp = tempfile.mkstemp(
+                    dir=folder, prefix=f'.{stem}.', suffix=f'.tmp{ext}')
+                staged.append((temp, path))
+                with os.fdopen(handle, 'wb') as stream:
+                    if isinstance(content, bytes):
+                        stream.write(content)
+                if not isinstance(content, bytes):
+                    content(temp)
+                os.chmod(temp, 0o666 & ~umask)
+            for temp, path in staged:
+                os.replace(temp, path)
+        except OSError as error:
+            for temp, _ in staged:
+                if os.path.exists(temp):
+                    os.remove(temp)
+            raise CLIError(f'cannot write {error.filename or ""}: '
+                           f'{error.strerror}; nothing written',
+                           EXIT_INFEASIBLE) from None
+        return [path for path, _ in self.items]
+
+
+if __name__ == '__main__':  # pragma: no cover
+    sys.exit(main())

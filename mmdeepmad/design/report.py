@@ -1,0 +1,587 @@
+"""What the design command line prints and draws.
+
+* :func:`evaluate` -- the exact figures of a spec in a counting convention
+  (``paper``: :mod:`~mmdeepmad.design.counters` and
+  :mod:`~mmdeepmad.design.quantities`; ``tinynas``:
+  :mod:`~mmdeepmad.design.tinynas`), with per-stage FLOPs and params.
+* :func:`format_report` -- the per-stage table, the totals against the budgets,
+  the objective and (for a solved design) the solver's figures.
+* :func:`config_fragment` -- an OpenMMLab config fragment using the design.
+* :func:`format_sweep` / :func:`render_sweep_plot` -- a rho sweep (the paper's
+  Fig. 5: depth and width against rho).
+* :func:`render_design_plot` -- a PNG of one design.
+
+Plots return PNG bytes (the caller writes them atomically); matplotlib is
+imported only when a plot is drawn, through its object-oriented API with the
+Agg canvas (no pyplot, no global backend switch). numpy is the only other
+dependency; nothing here imports cvxpy.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .budgets import Budgets
+from .spec import ArchSpec, SpecError
+from .units import format_compact, format_count, format_exact
+
+CONVENTIONS = ('paper', 'tinynas')
+
+#: What the ``tinynas`` figures count (printed with them).
+TINYNAS_CONVENTION = (
+    'tinynas convention: FLOPs and params as the official DeepMAD code '
+    '(TinyNAS) counts them: conv MACs + 2 per output element for BN + ReLU '
+    'and 2x2-pool terms; params = conv weights + BN affine; stem included, no '
+    'classifier head; score and rho by TinyNAS\'s stage rule, R_s at 224')
+
+
+def convention_text(convention: str) -> str:
+    """The counting convention, stated in words (printed with the figures)."""
+    if convention == 'paper':
+        from .counters import CONVENTION
+        return CONVENTION
+    return TINYNAS_CONVENTION
+
+
+def default_alpha(spec: ArchSpec, convention: str) -> Tuple[float, ...]:
+    """Guideline 1's weights as the solver defaults them: one per spec stage
+    (paper), or TinyNAS's five (tinynas)."""
+    count = spec.num_stages if convention == 'paper' else 5
+    return tuple([1.0] * (count - 1) + [8.0])
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """One line of the table: the stem, a stage, or the head conv."""
+
+    label: str
+    block: str
+    out_channels: int
+    mid_channels: Optional[int]
+    kernel_size: int
+    depth: int
+    stride: int
+    side: int
+    flops: float
+    params: int
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Exact figures of a spec in one convention."""
+
+    spec: ArchSpec
+    convention: str
+    alpha: Tuple[float, ...]
+    beta: float
+    flops: float
+    params: float
+    rho: float
+    entropy: float  # sum_s alpha_s H_s (paper) / TinyNAS's score
+    penalty: float  # beta * Q
+    score: float  # entropy - penalty (the objective of Eq. 5)
+    rows: Tuple[StageRow, ...]
+    exact: bool = True  # False: TinyNAS cannot score it (basic blocks)
+    notes: Tuple[str, ...] = field(default=())
+
+    def figure(self, name: str) -> float:
+        return float(getattr(self, name))
+
+
+def evaluate(spec: ArchSpec,
+             convention: str = 'paper',
+             alpha: Optional[Sequence[float]] = None,
+             beta: float = 10.0) -> Evaluation:
+    """The figures the table shows, counted exactly in ``convention``.
+
+    Raises :class:`ValueError` (``SpecError`` included) for what the
+    convention cannot count (e.g. alpha of the wrong length)."""
+    if convention not in CONVENTIONS:
+        raise SpecError(f'convention must be one of {", ".join(CONVENTIONS)};'
+                        f' got {convention!r}')
+    alpha = tuple(float(a) for a in alpha) if alpha is not None else \
+        default_alpha(spec, convention)
+    if convention == 'paper':
+        return _evaluate_paper(spec, alpha, beta)
+    return _evaluate_tinynas(spec, alpha, beta)
+
+
+def _layout_rows(spec: ArchSpec, layout) -> List[Dict[str, Any]]:
+    """Shape of every row (no counts): stem, stages, head conv."""
+    stem_side = (layout.stem_pool_size
+                 if layout.stem_pool_size is not None else
+                 layout.stem.out_size)
+    rows = [
+        dict(
+            label='stem',
+            block='conv' + ('+pool' if spec.stem.max_pool else ''),
+            out_channels=spec.stem.out_channels,
+            mid_channels=None,
+            kernel_size=spec.stem.kernel_size,
+            depth=1,
+            stride=spec.stem.stride * (2 if spec.stem.max_pool else 1),
+            side=stem_side)
+    ]
+    for index, stage in enumerate(spec.stages):
+        rows.append(
+            dict(
+                label=str(index + 1),
+                block=stage.block,
+                out_channels=stage.out_channels,
+                mid_channels=stage.mid_channels,
+                kernel_size=stage.kernel_size,
+                depth=stage.depth,
+                stride=stage.stride,
+                side=layout.stage_output_size(index)))
+    if spec.head_conv is not None:
+        rows.append(
+            dict(
+                label='head',
+                block='conv',
+                out_channels=spec.head_conv.out_channels,
+                mid_channels=None,
+                kernel_size=spec.head_conv.kernel_size,
+                depth=1,
+                stride=1,
+                side=layout.head_conv.out_size))
+    return rows
+
+
+def _evaluate_paper(spec: ArchSpec, alpha, beta) -> Evaluation:
+    from .counters import count
+    from .layout import build_layout
+    from .quantities import paper_score
+
+    layout = build_layout(spec)
+    shapes = _layout_rows(spec, layout)
+    flops = [layout.stem.macs]
+    params = [layout.stem.params]
+    for index in range(spec.num_stages):
+        convs = [c for unit in layout.stage_units(index) for c in unit.convs]
+        flops.append(sum(c.macs for c in convs))
+        params.append(sum(c.params for c in convs))
+    if layout.head_conv is not None:
+        flops.append(layout.head_conv.macs)
+        params.append(layout.head_conv.params)
+    rows = tuple(
+        StageRow(flops=float(f), params=int(p), **shape)
+        for shape, f, p in zip(shapes, flops, params))
+    counts = count(layout)
+    if sum(flops) != counts.flops or sum(params) != counts.params:
+        raise AssertionError('internal error: the per-stage counts do not add '
+                             'up to the network count')
+    scored = paper_score(spec, alpha, beta)
+    return Evaluation(
+        spec=spec,
+        convention='paper',
+        alpha=alpha,
+        beta=beta,
+        flops=float(counts.flops),
+        params=float(counts.params),
+        rho=scored.rho,
+        entropy=scored.entropy,
+        penalty=scored.penalty,
+        score=scored.score,
+        rows=rows)
+
+
+def _evaluate_tinynas(spec: ArchSpec, alpha, beta) -> Evaluation:
+    from .layout import build_layout
+    from .tinynas import evaluate_tinynas, tinynas_blocks
+    from .tinynas_format import spec_to_tinynas
+
+    structure = spec_to_tinynas(spec)
+    scored = evaluate_tinynas(spec, alpha=alpha, beta=beta)
+    # Per block exactly as evaluate_tinynas sums them (float input side).
+    flops, params = [], []
+    side = float(spec.resolution)
+    for block, units in zip(structure, tinynas_blocks(structure)):
+        block_flops, current = 0.0, 1.0
+        for unit in units:
+            block_flops = block_flops + unit.flops * current**2
+            current /= unit.stride
+        flops.append(block_flops * side**2)
+        params.append(sum(unit.params for unit in units))
+        side /= block.get('s', 1)
+    shapes = _layout_rows(spec, build_layout(spec))
+    rows = tuple(
+        StageRow(flops=float(f), params=int(p), **shape)
+        for shape, f, p in zip(shapes, flops, params))
+    if (sum(params) != scored.params
+            or abs(sum(flops) - scored.flops) > 1e-9 * scored.flops):
+        raise AssertionError('internal error: the per-stage TinyNAS counts '
+                             'do not add up to the network count')
+    notes = ()
+    if not scored.exact:
+        notes = ('TinyNAS cannot score basic (ResKXKX) blocks; its score and '
+                 'rho are extended here, not the official figures', )
+    return Evaluation(
+        spec=spec,
+        convention='tinynas',
+        alpha=alpha,
+        beta=beta,
+        flops=float(scored.flops),
+        params=float(scored.params),
+        rho=float(scored.rho),
+        entropy=float(scored.score),
+        penalty=float(scored.depth_penalty),
+        score=float(scored.penalised_score),
+        rows=rows,
+        exact=scored.exact,
+        notes=notes)
+
+
+# ---- text ---------------------------------------------------------------------
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]],
+           align: str) -> List[str]:
+    """Columns padded to their widest cell; ``align`` is one of ``<>`` per
+    column."""
+    widths = [
+        max(len(str(cell)) for cell in column)
+        for column in zip(header, *rows)
+    ]
+
+    def line(cells):
+        parts = []
+        for cell, width, side in zip(cells, widths, align):
+            parts.append(f'{cell:{side}{width}}')
+        return '  '.join(parts).rstrip()
+
+    lines = [line(header), line(['-' * w for w in widths])]
+    lines.extend(line([str(c) for c in row]) for row in rows)
+    return lines
+
+
+def stage_table(evaluation: Evaluation) -> List[str]:
+    """The per-stage table with a total line."""
+    mid_name = {
+        'bottleneck': 'bottleneck',
+        'basic': 'inner',
+        'mbv2': 'expanded',
+        'mbv2-se': 'expanded'
+    }
+    header = ('stage', 'block', 'out', 'mid', 'kernel', 'depth', 'stride',
+              'side', 'FLOPs', 'params')
+    rows = []
+    for row in evaluation.rows:
+        rows.append((row.label, row.block, row.out_channels,
+                     '-' if row.mid_channels is None else row.mid_channels,
+                     row.kernel_size, row.depth, row.stride,
+                     f'{row.side}x{row.side}', format_count(row.flops),
+                     format_count(row.params)))
+    total_depth = sum(stage.depth for stage in evaluation.spec.stages)
+    rows.append(('total', '', '', '', '', total_depth, '', '',
+                 format_count(evaluation.flops),
+                 format_count(evaluation.params)))
+    lines = _table(header, rows, '<<>>>>>>>>')
+    lines.insert(-1, lines[1])
+    families = sorted({stage.block for stage in evaluation.spec.stages})
+    mids = ', '.join(f'{mid_name[f]} width ({f})' for f in families)
+    lines.append(f'mid = {mids}; depth = units per stage (total: units); '
+                 'side = output feature-map side')
+    if evaluation.convention == 'paper':
+        lines.append('per-stage FLOPs = conv MACs of the stage\'s units '
+                     '(shortcut projections and SE convs included); the rows '
+                     'add up to the total exactly')
+    else:
+        lines.append('per-stage FLOPs and params by TinyNAS\'s own per-unit '
+                     'formulas (BN, ReLU and pooling terms included); the '
+                     'rows add up to the total')
+    return lines
+
+
+def budget_table(evaluation: Evaluation,
+                 budgets: Optional[Budgets]) -> Tuple[List[str], bool]:
+    """Totals against the budgets; also whether every budget is met."""
+    header = ('', 'value', 'budget', 'used', '')
+    rows = []
+    all_ok = True
+    for name, label in (('flops', 'FLOPs'), ('params', 'params'),
+                        ('rho', 'rho')):
+        value = evaluation.figure(name)
+        bound = getattr(budgets, name) if budgets is not None else None
+        if name == 'rho':
+            shown = f'{value:.6f}'
+            shown_bound = '-' if bound is None else f'{bound:g}'
+        else:
+            shown = f'{format_exact(value)} ({format_count(value)})'
+            shown_bound = '-' if bound is None else format_compact(bound)
+        if bound is None:
+            used, verdict = '-', 'no budget'
+        else:
+            used = f'{100.0 * value / bound:.2f}%'
+            verdict = 'OK' if value <= bound else 'OVER'
+            all_ok = all_ok and value <= bound
+        rows.append((label, shown, shown_bound, used, verdict))
+    return _table(header, rows, '<>>><'), all_ok
+
+
+def objective_lines(evaluation: Evaluation) -> List[str]:
+    alpha = ', '.join(f'{a:g}' for a in evaluation.alpha)
+    if evaluation.convention == 'paper':
+        entropy = f'entropy sum_s alpha_s H_s (alpha = {alpha})'
+        penalty = f'penalty beta exp(Var(L)) (beta = {evaluation.beta:g})'
+    else:
+        entropy = f'TinyNAS score S (multi_block_ratio = {alpha})'
+        penalty = (f'penalty beta exp(std(L)) (beta = '
+                   f'{evaluation.beta:g}, TinyNAS\'s L rule)')
+    if evaluation.convention == 'paper':
+        score = 'score = entropy - penalty (Eq. 5)'
+    else:
+        score = 'penalised score = S - penalty'
+    width = max(len(entropy), len(penalty), len(score))
+    return [
+        f'{entropy:<{width}}  {evaluation.entropy:.6f}',
+        f'{penalty:<{width}}  {evaluation.penalty:.6f}',
+        f'{score:<{width}}  {evaluation.score:.6f}',
+    ]
+
+
+def solver_lines(result) -> List[str]:
+    """The solver's own figures (relaxed value, gap, time, status)."""
+    gap = result.relaxed_value - result.score
+    relative = gap / abs(result.relaxed_value) if result.relaxed_value else 0
+    stats = ', '.join(f'{int(v) if float(v).is_integer() else v} '
+                      f'{k.replace("_", " ")}'
+                      for k, v in sorted(result.stats.items()))
+    note = ''
+    if gap < 0:
+        note = ('; negative: the design scores above the best relaxed value '
+                'of the depth vectors searched, which is not an upper bound')
+    return [
+        f'relaxed value (widths real)  {result.relaxed_value:.6f}',
+        f'gap relaxed - score          {gap:.6f} ({100 * relative:.3f}%'
+        f'{note})',
+        f'solve time                   {result.solve_time:.2f} s',
+        f'solver status                {result.status}'
+        + (f' ({stats})' if stats else ''),
+    ]
+
+
+def format_report(evaluation: Evaluation,
+                  budgets: Optional[Budgets] = None,
+                  result=None,
+                  title: str = '') -> Tuple[str, bool]:
+    """The whole printed report; also whether every budget is met."""
+    spec = evaluation.spec
+    lines = []
+    if title:
+        lines.append(title)
+    lines.append(f'{spec.name or "(unnamed)"}: {spec.num_stages} stages, '
+                 f'{"/".join(sorted(set(spec.blocks)))} blocks, '
+                 f'{spec.resolution}x{spec.resolution} input, style '
+                 f'{spec.style}, act {spec.act}')
+    lines.append('')
+    lines.extend(stage_table(evaluation))
+    lines.append('')
+    budget_lines, ok = budget_table(evaluation, budgets)
+    lines.extend(budget_lines)
+    lines.append(f'counted in the {convention_text(evaluation.convention)}')
+    lines.append('')
+    lines.extend(objective_lines(evaluation))
+    for note in evaluation.notes:
+        lines.append(f'note: {note}')
+    if result is not None:
+        lines.extend(solver_lines(result))
+    return '\n'.join(lines) + '\n', ok
+
+
+def default_out_indices(spec: ArchSpec) -> Tuple[int, ...]:
+    """The last four stages (all of them when there are fewer)."""
+    count = spec.num_stages
+    return tuple(range(max(0, count - 4), count))
+
+
+def config_fragment(spec: ArchSpec,
+                    arch_path: str,
+                    out_indices: Optional[Sequence[int]] = None) -> str:
+    """An OpenMMLab config fragment building ``spec`` from ``arch_path``; the
+    neck's ``in_channels`` are the output stages' channels (the last stage's
+    include the head conv)."""
+    if out_indices is None:
+        out_indices = default_out_indices(spec)
+    count = spec.num_stages
+    indices = []
+    for index in out_indices:
+        if not -count <= index < count:
+            raise SpecError(f'out_indices entry {index} is out of range for '
+                            f'{count} stages (0-based; give 0..{count - 1})')
+        indices.append(index % count)
+    if len(set(indices)) != len(indices):
+        raise SpecError(f'out_indices {tuple(out_indices)} names a stage '
+                        'twice')
+    indices = sorted(indices)
+    channels = [spec.stage_channels[i] for i in indices]
+    shown = '(' + ', '.join(map(str, indices)) + (',)' if len(indices) == 1
+                                                  else ')')
+    return (f'# OpenMMLab config fragment ({spec.name or "design"}): the '
+            'DeepMAD backbone reads the arch JSON\n'
+            "custom_imports = dict(imports=['mmdeepmad'], "
+            'allow_failed_imports=False)\n'
+            'model = dict(\n'
+            '    backbone=dict(\n'
+            "        type='DeepMAD',\n"
+            f'        arch={arch_path!r},\n'
+            f'        out_indices={shown}),\n'
+            f'    neck=dict(in_channels={channels!r}))\n')
+
+
+# ---- rho sweep ---------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepPoint:
+    rho: float  # the budget
+    evaluation: Evaluation
+    path: str
+    solve_time: float
+
+    @property
+    def total_depth(self) -> int:
+        return sum(self.evaluation.spec.depths)
+
+    @property
+    def mean_width(self) -> float:
+        channels = [s.out_channels for s in self.evaluation.spec.stages]
+        return sum(channels) / len(channels)
+
+    @property
+    def mean_mid(self) -> float:
+        channels = [s.mid_channels for s in self.evaluation.spec.stages]
+        return sum(channels) / len(channels)
+
+    @property
+    def final_width(self) -> int:
+        return self.evaluation.spec.stage_channels[-1]
+
+
+def depth_non_decreasing(points: Sequence[SweepPoint]) -> bool:
+    """The paper's Fig. 5 claim: total depth does not fall as rho grows."""
+    ordered = sorted(points, key=lambda p: p.rho)
+    depths = [p.total_depth for p in ordered]
+    return all(a <= b for a, b in zip(depths, depths[1:]))
+
+
+def format_sweep(points: Sequence[SweepPoint],
+                 budgets: Budgets) -> str:
+    header = ('rho', 'depths', 'total', 'widths (out)', 'mean out',
+              'mean mid', 'final', 'FLOPs', 'params', 'rho (net)', 'score',
+              'time', 'file')
+    rows = []
+    for p in points:
+        e = p.evaluation
+        rows.append((repr(float(p.rho)), ','.join(map(str, e.spec.depths)),
+                     p.total_depth,
+                     ','.join(str(s.out_channels) for s in e.spec.stages),
+                     f'{p.mean_width:.1f}', f'{p.mean_mid:.1f}',
+                     p.final_width, format_count(e.flops),
+                     format_count(e.params), f'{e.rho:.4f}',
+                     f'{e.score:.2f}', f'{p.solve_time:.1f}s', p.path))
+    convention = points[0].evaluation.convention if points else 'paper'
+    lines = [
+        f'rho sweep: FLOPs <= {format_compact(budgets.flops)}, params <= '
+        f'{format_compact(budgets.params)} ({convention} convention)', ''
+    ]
+    lines.extend(_table(header, rows, '>>>>>>>>>>>><'))
+    verdict = ('holds' if depth_non_decreasing(points) else
+               'DOES NOT hold')
+    lines.append('')
+    lines.append(f'total depth non-decreasing in rho (paper Fig. 5): '
+                 f'{verdict}')
+    lines.append(f'counted in the {convention_text(convention)}')
+    return '\n'.join(lines) + '\n'
+
+
+# ---- plots -------------------------------------------------------------------
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format='png', metadata={'Software': None})
+    return buffer.getvalue()
+
+
+def render_design_plot(evaluation: Evaluation,
+                       budgets: Optional[Budgets] = None) -> bytes:
+    """PNG: stage widths (out and mid), stage depths, budget use."""
+    import numpy as np
+    spec = evaluation.spec
+    figure = _figure(14, 4.4)
+    axes = figure.subplots(1, 3)
+    labels = [f'S{i + 1}' for i in range(spec.num_stages)]
+    x = np.arange(spec.num_stages)
+    out = [s.out_channels for s in spec.stages]
+    mid = [s.mid_channels for s in spec.stages]
+    ax = axes[0]
+    ax.bar(x - 0.2, out, 0.4, label='out channels')
+    ax.bar(x + 0.2, mid, 0.4, label='mid channels')
+    if spec.head_conv is not None:
+        ax.axhline(spec.head_conv.out_channels, color='grey', ls=':',
+                   label=f'head conv {spec.head_conv.out_channels}')
+    ax.set_xticks(x, labels)
+    ax.set_ylabel('channels')
+    ax.set_title('widths per stage')
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    bars = ax.bar(x, spec.depths, color='tab:green')
+    ax.bar_label(bars, fontsize=8)
+    ax.set_xticks(x, labels)
+    ax.set_ylabel('units')
+    ax.set_title(f'depth per stage (total {sum(spec.depths)})')
+    ax = axes[2]
+    names = ('FLOPs', 'params', 'rho')
+    used = []
+    for key in ('flops', 'params', 'rho'):
+        bound = getattr(budgets, key) if budgets is not None else None
+        used.append(100.0 * evaluation.figure(key) / bound if bound else 0.0)
+    colors = ['tab:red' if u > 100 else 'tab:blue' for u in used]
+    bars = ax.bar(names, used, color=colors)
+    ax.bar_label(bars, labels=[f'{u:.1f}%' if u else 'no budget'
+                               for u in used], fontsize=8)
+    ax.axhline(100, color='black', ls='--', lw=1)
+    ax.set_ylim(0, max([120.0] + [u * 1.15 for u in used]))
+    ax.set_ylabel('% of budget')
+    ax.set_title(f'budget use ({evaluation.convention} convention)')
+    figure.suptitle(f'{spec.name or "design"}: score {evaluation.score:.2f}, '
+                    f'FLOPs {format_count(evaluation.flops)}, params '
+                    f'{format_count(evaluation.params)}, rho '
+                    f'{evaluation.rho:.3f}')
+    figure.tight_layout()
+    return _png(figure)
+
+
+def render_sweep_plot(points: Sequence[SweepPoint]) -> bytes:
+    """PNG of the paper's Fig. 5: total depth and mean/final width against
+    rho."""
+    ordered = sorted(points, key=lambda p: p.rho)
+    rhos = [p.rho for p in ordered]
+    figure = _figure(11, 4.2)
+    left, right = figure.subplots(1, 2)
+    left.plot(rhos, [p.total_depth for p in ordered], 'o-', color='tab:green')
+    for p in ordered:
+        left.annotate(str(p.total_depth), (p.rho, p.total_depth),
+                      textcoords='offset points', xytext=(0, 6),
+                      ha='center', fontsize=8)
+    left.set_xlabel('rho (effectiveness budget)')
+    left.set_ylabel('total depth (units)')
+    left.set_title('depth vs rho')
+    right.plot(rhos, [p.mean_width for p in ordered], 'o-',
+               label='mean stage out channels')
+    right.plot(rhos, [p.mean_mid for p in ordered], 's-',
+               label='mean stage mid channels')
+    right.plot(rhos, [p.final_width for p in ordered], '^-',
+               label='final width')
+    right.set_xlabel('rho (effectiveness budget)')
+    right.set_ylabel('channels')
+    right.set_title('width vs rho')
+    right.legend(fontsize=8)
+    convention = ordered[0].evaluation.convention if ordered else 'paper'
+    figure.suptitle(f'rho sweep ({convention} convention; cf. DeepMAD '
+                    'Fig. 5)')
+    figure.tight_layout()
+    return _png(figure)
