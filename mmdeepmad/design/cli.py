@@ -43,12 +43,16 @@ examples:
       rho 0.3, 224x224, paper convention) -> {DEFAULT_DIR}/deepmad-r50.json
   {PROG} --block bottleneck --flops 4.13G --params 25.55M --rho 0.3 \\
       --out r50.json --export-tinynas r50.txt
-  {PROG} --block mbv2-se --flops 0.39G --params 5.3M --rho 0.5 --convention tinynas
-  {PROG} --flops 4.13G --params 25.55M --rho 0.1,0.3,0.5,1.0 --out sweep/r50.json
+  {PROG} --block mbv2-se --flops 390M --params 5.3M --rho 0.5 \\
+      --convention tinynas
+  {PROG} --flops 4.13G --params 25.55M --rho 0.1,0.3,0.5,1.0 \\
+      --out sweep/r50.json
   {PROG} --evaluate r50.json --convention tinynas --flops 4.13G --params 25.55M
 
 units: FLOPs and params take K, M, G or T (x1e3 .. x1e12, any case) or plain
 numbers: 4.13G = 4130M = 4.13e9. rho is a plain number.
+the arch JSON records the budgets and, in meta.command, this command line
+(without -q, --no-plot, --plot, --export-tinynas): same options, same bytes.
 exit status: 0 done, 1 the budgets cannot be met (the message names the budget
 and the smallest value that can be), 2 bad input; nothing is written unless
 the design succeeded and was verified.
@@ -228,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# ---- entry point -------------------------------------------------------------
+# ---- entry point ------------------------------------------------------------
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (never raises for bad
     input)."""
@@ -308,8 +312,12 @@ def _design_options(args) -> Dict[str, object]:
                        + ','.join(['1'] * (stages - 1) + ['8']))
     if args.out_indices is not None:
         _check_out_indices(args.out_indices, stages)
-    preset = preset and block == R50['block'] and resolution == R50[
-        'resolution'] and args.stages in (None, 5)
+    shaped = any(
+        getattr(args, key) is not None
+        for key in ('stages', 'strides', 'kernels', 'width_multiple',
+                    'max_depth', 'head_channels', 'alpha', 'beta'))
+    preset = (preset and not shaped and block == R50['block']
+              and resolution == R50['resolution'])
     if args.name is not None:
         name = args.name
     elif preset:
@@ -456,7 +464,6 @@ def run_design(args) -> int:
             evaluation, budgets, result,
             title=f'DeepMAD design ({options["convention"]} convention)')
         printed.append(text)
-        printed.append('')
         printed.append(
             report.config_fragment(result.spec, path, args.out_indices))
         if not args.no_plot:
@@ -470,8 +477,7 @@ def run_design(args) -> int:
             progress('drawing the sweep plot')
             outputs.add(planned[-1], report.render_sweep_plot(points))
     written = outputs.commit()
-    sys.stdout.write('\n'.join(printed))
-    sys.stdout.write('\n')
+    sys.stdout.write('\n'.join(printed) + '\n')
     for path in written:
         print(f'wrote {path}')
     sys.stdout.flush()
@@ -515,7 +521,7 @@ def _add_tinynas(outputs: '_Outputs', spec, path: str) -> None:
     outputs.add(path, lambda target: save_tinynas(structure, target))
 
 
-# ---- evaluate ------------------------------------------------------------------
+# ---- evaluate ---------------------------------------------------------------
 def load_arch(path: str, index: int = 0, resolution: Optional[int] = None):
     """An ArchSpec from an arch JSON or a TinyNAS structure file (detected:
     a JSON object with ``stem``/``stages`` is an arch JSON, anything else a
@@ -636,7 +642,7 @@ def run_evaluate(args) -> int:
     return EXIT_OK
 
 
-# ---- atomic outputs ------------------------------------------------------------
+# ---- atomic outputs ---------------------------------------------------------
 class _Outputs:
     """Files to write all together: each goes to a temporary file next to its
     target, and only when every one is complete are they moved into place

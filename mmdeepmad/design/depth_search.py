@@ -64,7 +64,7 @@ class DepthSearch:
         else:
             self.width_problem.set_depths(np.asarray(key, float), self.budgets)
             z, entropy, status = self.width_problem.solve(
-                self._warm, iterations=6, tol=1e-7)
+                self._warm, iterations=4, tol=1e-6)
             self.solves += 1
             if entropy is None:
                 result = DepthValue(key, -math.inf, -math.inf, None)

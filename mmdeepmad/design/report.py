@@ -232,7 +232,7 @@ def _evaluate_tinynas(spec: ArchSpec, alpha, beta) -> Evaluation:
         notes=notes)
 
 
-# ---- text ---------------------------------------------------------------------
+# ---- text -------------------------------------------------------------------
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]],
            align: str) -> List[str]:
     """Columns padded to their widest cell; ``align`` is one of ``<>`` per
@@ -427,7 +427,7 @@ def config_fragment(spec: ArchSpec,
             f'    neck=dict(in_channels={channels!r}))\n')
 
 
-# ---- rho sweep ---------------------------------------------------------------
+# ---- rho sweep --------------------------------------------------------------
 @dataclass(frozen=True)
 class SweepPoint:
     rho: float  # the budget
@@ -491,7 +491,7 @@ def format_sweep(points: Sequence[SweepPoint],
     return '\n'.join(lines) + '\n'
 
 
-# ---- plots -------------------------------------------------------------------
+# ---- plots ------------------------------------------------------------------
 def _figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

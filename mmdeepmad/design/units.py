@@ -15,7 +15,7 @@ import math
 import re
 from typing import Optional, Sequence, Tuple
 
-#: Decimal multipliers of the count suffixes (upper case; parsing ignores case).
+#: Multipliers of the count suffixes (upper case; parsing ignores case).
 SUFFIXES = {'K': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12}
 
 _NUMBER = r'[+-]?(?:\d+(?:_\d+)*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?'
