@@ -44,8 +44,10 @@ SOLVER = 'CLARABEL'
 
 def _solve(problem: cp.Problem) -> None:
     """Solve quietly: an inaccurate solution is reported by its status."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), np.errstate(over='ignore',
+                                                invalid='ignore'):
         warnings.simplefilter('ignore', UserWarning)
+        warnings.simplefilter('ignore', RuntimeWarning)
         problem.solve(solver=SOLVER)
 
 
