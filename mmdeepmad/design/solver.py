@@ -292,14 +292,97 @@ def explain_infeasible(space: SearchSpace, budgets: Budgets, convention: str,
                 f'(use --{name} {format_quantity(name, smallest, up=True)} '
                 'or more)')
     if not reasons:
+        joint = smallest_jointly(space, budgets, convention, alpha)
+        for name, smallest in joint.items():
+            bound = getattr(budgets, name)
+            if smallest is not None and bound is not None and \
+                    smallest[0] > bound:
+                others = ' and '.join(
+                    f'{units[other]} <= {format_quantity(other, getattr(budgets, other))}'
+                    for other in ('flops', 'params', 'rho')
+                    if other != name and getattr(budgets, other) is not None)
+                lower, buildable = smallest
+                reasons.append(
+                    f'the {units[name]} budget {format_quantity(name, bound)} '
+                    f'cannot be met together with {others}: the smallest '
+                    f'{units[name]} that can is at least '
+                    f'{format_quantity(name, lower)} (the continuous bound)'
+                    + (f' and {format_quantity(name, buildable, up=True)} is '
+                       f'met by a buildable design (use --{name} '
+                       f'{format_quantity(name, buildable, up=True)} or more)'
+                       if buildable is not None else ''))
+    if not reasons:
         reasons.append(
             'the budgets cannot all be met at once (each alone can): '
             f'FLOPs <= {format_quantity("flops", budgets.flops)}, params <= '
             f'{format_quantity("params", budgets.params)}, rho <= '
-            f'{budgets.rho}; a thin network needs a larger rho '
-            f'(thinnest: rho {float(thin.rho[0]):.3f}), a wide one more FLOPs'
-            f' and params: raise one of them')
+            f'{budgets.rho}; raise one of them')
     return '; '.join(reasons)
+
+
+def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
+                     alpha) -> Dict[str, Optional[tuple]]:
+    """For FLOPs and params: (lower bound, buildable value) of the smallest
+    value a network of the space can have while meeting the other budgets.
+    The bound is a geometric program at the smallest depths (the cheapest and
+    the easiest on rho); the buildable value is its minimiser rounded up to
+    the grid and counted exactly (None if that misses another budget). None
+    where the other budgets alone cannot be met."""
+    import cvxpy as cp
+
+    from . import program
+    model = StructureModel(space, convention, alpha)
+    problem = program.WidthProblem(model)
+    depths = np.full(model.M, float(space.depth[0]))
+    huge = 1e30
+    result: Dict[str, Optional[tuple]] = {}
+    for name in ('flops', 'params'):
+        relaxed = Budgets(
+            flops=huge if name == 'flops' else (budgets.flops or huge),
+            params=huge if name == 'params' else (budgets.params or huge),
+            rho=budgets.rho or huge)
+        problem.set_depths(depths, relaxed)
+        own = problem.flops_budget if name == 'flops' else \
+            problem.params_budget
+        coef = problem.log_flop_coef if name == 'flops' else \
+            problem.log_param_coef
+        others = [c for c in problem.problem.constraints if c is not own]
+        minimum = cp.Problem(
+            cp.Minimize(cp.log_sum_exp(problem.A @ problem.z + coef)), others)
+        try:
+            program._solve(minimum)
+        except cp.SolverError:
+            result[name] = None
+            continue
+        ok = minimum.status in ('optimal', 'optimal_inaccurate')
+        if not ok:
+            result[name] = None
+            continue
+        # a buildable design: the minimiser's widths rounded up to the grid
+        # (wider only helps rho); its exact value is one that can be met
+        z = np.asarray(problem.z.value)
+        grid = round_design(space, model, z, depths.astype(int), 'nearest')
+        step = space.width_multiple
+        widths = np.exp(z)
+        grid.stem[:] = min(space.stem_channels[1],
+                           int(np.ceil(widths[0] / step) * step))
+        grid.out[0] = np.minimum(
+            np.ceil(widths[1:1 + model.M] / step) * step, space.channels[1])
+        if space.non_decreasing:
+            grid.out[0] = np.maximum.accumulate(grid.out[0])
+        low, high = space.mid_bounds(grid.out[0])
+        grid.mid[0] = np.clip(
+            np.ceil(widths[1 + model.M:1 + 2 * model.M] / step) * step, low,
+            high)
+        exact = make_evaluator(space, convention, alpha, 10.0)(grid)
+        other_ok = all(
+            getattr(budgets, other) is None
+            or float(getattr(exact, other)[0]) <= getattr(budgets, other)
+            for other in ('flops', 'params', 'rho') if other != name)
+        buildable = float(getattr(exact, name)[0]) if other_ok and bool(
+            space.contains(grid)[0]) else None
+        result[name] = (float(np.exp(minimum.value)), buildable)
+    return result
 
 
 def format_quantity(name: str, value, up: bool = False) -> str:

@@ -99,3 +99,14 @@ def test_baseline_is_seeded_and_feasible():
                                  seed=1)
     assert result.feasible and result.evaluations > 1000
     assert np.isfinite(result.score)
+
+
+def test_jointly_infeasible_budget_suggests_a_value_that_works():
+    with pytest.raises(InfeasibleBudgetError) as error:
+        design('bottleneck', 4.13e9, 10e3, 0.3)
+    message = str(error.value)
+    assert 'params budget' in message and 'cannot be met together' in message
+    suggested = message.split('use --params ')[1].split(' ')[0]
+    assert suggested.endswith('K')
+    result = design('bottleneck', 4.13e9, float(suggested[:-1]) * 1e3, 0.3)
+    assert count(result.spec).params <= float(suggested[:-1]) * 1e3
