@@ -12,10 +12,27 @@ from .version import __version__, version_info
 
 _apply_compat()
 
-# --- models (owned by the backbone team) ----------------------------------
-# Registers the DeepMAD backbone in the OpenMMLab registries. Only when torch
-# is installed, so the torch-free design tools keep working without it.
+# --- models ------------------------------------------------------------------
+# The backbone needs torch and mmcv, which take seconds to import; the design
+# tools need neither. So the models are imported (and ``DeepMAD`` registered)
+# as soon as an OpenMMLab library's registry is imported -- at once if one
+# already is, as under ``custom_imports`` -- and mmdeepmad's own registry
+# (scope ``mmdeepmad``, for ``type='mmdeepmad.DeepMAD'``) with mmengine's.
 if _module_available('torch'):
-    from . import models  # noqa: F401,E402
+    import importlib as _importlib
+
+    from .compat._hooks import when_imported as _when_imported
+
+    def _import_registry(_module):
+        _importlib.import_module('mmdeepmad.registry')
+
+    def _register_into(module):
+        registration = _importlib.import_module(
+            'mmdeepmad.models.registration')
+        registration.register_into(module)
+
+    _when_imported('mmengine.registry', _import_registry)
+    for _library in ('mmpretrain', 'mmdet', 'mmseg', 'mmaction'):
+        _when_imported(f'{_library}.registry', _register_into)
 
 __all__ = ['__version__', 'version_info']
