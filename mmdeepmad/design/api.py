@@ -5,7 +5,6 @@ returns a :class:`~mmdeepmad.design.solver.DesignResult`; ``design_arch(...)``
 returns just the spec (what the backbone's ``arch=dict(flops=..., ...)`` uses).
 """
 from __future__ import annotations
-
 from typing import Optional, Sequence, Tuple
 
 from .budgets import Budgets
@@ -142,7 +141,8 @@ def design_arch(block: str = 'bottleneck',
                 rho: Optional[float] = None,
                 resolution: int = 224,
                 **options):
-    """The spec of :func:`design` (what ``DeepMAD(arch=dict(flops=...))`` builds)."""
+    """The spec of :func:`design`: what ``DeepMAD(arch=dict(flops=...))``
+    builds."""
     return design(
         block=block,
         flops=flops,

@@ -2,9 +2,11 @@
 
 The yardstick of the design benchmark: it knows nothing of the program's
 structure. From a random design of the space (the least violating of a seeded
-sample of 4,096, feasible when any is) it proposes one random mutation at a time
+sample of 4,096, feasible when any is) it proposes one random mutation at a
+time
 (a width scaled by one of TinyNAS's factors 0.5-1.5 or moved by one or two grid
-steps, a depth moved by -2..2, a kernel redrawn; half of the proposals carry two
+steps, a depth moved by -2..2, a kernel redrawn; half of the proposals carry
+two
 such mutations, so that the walk can trade budget between two quantities) and
 keeps it when it is better:
 lower budget violation while infeasible, higher penalised score once feasible.
@@ -12,7 +14,6 @@ Proposals are drawn and scored in small batches and taken in order, which is
 the same walk as one at a time, only faster.
 """
 from __future__ import annotations
-
 import time
 from dataclasses import dataclass
 
@@ -39,8 +40,9 @@ def thinnest(space: SearchSpace) -> Candidates:
     low = max(space.channels[0], step)
     out = np.full(M, low)
     return Candidates.single(
-        max(space.stem_channels[0], step), out, space.mid_bounds(out)[0],
-        [min(space.kernels)] * M, [space.depth[0]] * M)
+        max(space.stem_channels[0], step), out,
+        space.mid_bounds(out)[0], [min(space.kernels)] * M,
+        [space.depth[0]] * M)
 
 
 def random_designs(rng: np.random.Generator, space: SearchSpace,
@@ -69,14 +71,15 @@ def _mutate(rng: np.random.Generator, space: SearchSpace, design: Candidates,
     M = space.num_stages
     step = space.width_multiple
     batch = Candidates(*(np.repeat(getattr(design, name), count, axis=0)
-                         for name in ('stem', 'out', 'mid', 'kernel', 'depth')))
+                         for name in ('stem', 'out', 'mid', 'kernel',
+                                      'depth')))
     # one mutation, or two at once (which lets the walk trade budget between
     # two quantities along a binding budget)
     first = rng.integers(0, 1 + 4 * M, size=count)
     second = np.where(
         rng.random(count) < 0.5, rng.integers(0, 1 + 4 * M, size=count), -1)
     for row, target in [(r, int(t)) for r, t in enumerate(first)] + [
-            (r, int(t)) for r, t in enumerate(second) if t >= 0
+        (r, int(t)) for r, t in enumerate(second) if t >= 0
     ]:
         if target == 0 or 1 <= target <= 2 * M:
             if target == 0:

@@ -3,11 +3,11 @@
 A field left ``None`` is unconstrained. A value satisfies a budget when it is
 *at most* the budget (the official TinyNAS code rejects a structure only when
 ``budget < value``, so equality passes). Which convention the values are
-counted in (``paper`` or ``tinynas``) is up to the caller; the budgets are plain
+counted in (``paper`` or ``tinynas``) is up to the caller; the budgets are
+plain
 numbers.
 """
 from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
@@ -54,7 +54,8 @@ class Budgets:
                 and (self.rho is None or rho <= self.rho))
 
     def mask(self, flops, params, rho) -> np.ndarray:
-        """Vectorised :meth:`satisfied_by` over numpy arrays (a boolean array)."""
+        """Vectorised :meth:`satisfied_by` over numpy arrays (a boolean
+        array)."""
         flops = np.asarray(flops)
         ok = np.ones(np.shape(flops), dtype=bool)
         if self.flops is not None:
@@ -101,6 +102,7 @@ class Budgets:
                     f'budgets[{index}].type {kind!r} is not supported; known: '
                     f'{sorted(TINYNAS_BUDGET_NAMES)}')
             if 'budget' not in item:
-                raise ValueError(f"budgets[{index}] is missing the key 'budget'")
+                raise ValueError(
+                    f"budgets[{index}] is missing the key 'budget'")
             values[TINYNAS_BUDGET_NAMES[kind]] = item['budget']
         return cls(**values)

@@ -4,7 +4,6 @@ They pin the counters to published figures and the effectiveness of Eq. 2-3 to
 the paper's Tables 1-2; they are also handy baselines next to a design.
 """
 from __future__ import annotations
-
 from typing import Callable, Dict, Sequence
 
 from .spec import ArchSpec, HeadConvSpec, StageSpec, StemSpec
@@ -49,7 +48,8 @@ _MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
 
 def mobilenet_v2() -> ArchSpec:
     """MobileNetV2 1.0. Its expanded width is t times each unit's input, so the
-    first unit of a group (input from the previous group) is a stage of its own."""
+    first unit of a group (input from the previous group) is a stage of its
+    own."""
     stages = []
     channels = 32
     for expansion, out, units, stride in _MOBILENET_V2:

@@ -10,7 +10,6 @@ Imports are lazy: ``--help`` and option errors never load numpy, cvxpy or
 matplotlib; ``--evaluate`` never loads cvxpy; only plotting loads matplotlib.
 """
 from __future__ import annotations
-
 import argparse
 import math
 import os
@@ -147,86 +146,125 @@ def build_parser() -> argparse.ArgumentParser:
         'budgets (give --flops, --params and --rho together; none = '
         'DeepMAD-R50: 4.13G, 25.55M, 0.3)')
     budgets.add_argument(
-        '--flops', type=_typed(parse_count, 'flops'), metavar='N',
+        '--flops',
+        type=_typed(parse_count, 'flops'),
+        metavar='N',
         help='FLOPs budget, e.g. 4.13G, 4130M or 4.13e9')
     budgets.add_argument(
-        '--params', type=_typed(parse_count, 'params'), metavar='N',
+        '--params',
+        type=_typed(parse_count, 'params'),
+        metavar='N',
         help='params budget, e.g. 25.55M')
     budgets.add_argument(
-        '--rho', type=_typed(parse_rho_list), metavar='R[,R...]',
+        '--rho',
+        type=_typed(parse_rho_list),
+        metavar='R[,R...]',
         help='effectiveness budget, e.g. 0.3; a list 0.1,0.3,0.5,1.0 designs '
         'one network per value (a sweep: one JSON each, a summary table and '
         'a depth/width-vs-rho plot)')
     space = parser.add_argument_group('search space and objective')
     space.add_argument(
-        '--block', choices=BLOCKS, metavar='FAMILY',
+        '--block',
+        choices=BLOCKS,
+        metavar='FAMILY',
         help=f'block family: {", ".join(BLOCKS)} (default bottleneck)')
     space.add_argument(
-        '--resolution', type=_positive_int, metavar='PX',
+        '--resolution',
+        type=_positive_int,
+        metavar='PX',
         help='input side in pixels (default 224)')
     space.add_argument(
-        '--convention', choices=CONVENTIONS, metavar='NAME',
+        '--convention',
+        choices=CONVENTIONS,
+        metavar='NAME',
         help='counting convention of the budgets and the score: paper '
         '(conv MACs, Eq. 2-5 as written) or tinynas (as the official code '
         'counts); default paper (with --evaluate: the file\'s, else paper)')
     space.add_argument(
-        '--stages', type=_positive_int, metavar='M',
+        '--stages',
+        type=_positive_int,
+        metavar='M',
         help='number of stages (default 5)')
     space.add_argument(
-        '--strides', type=_typed(parse_int_list, allowed=(1, 2)),
+        '--strides',
+        type=_typed(parse_int_list, allowed=(1, 2)),
         metavar='S,S,...',
         help='stride of every stage, e.g. 2,2,2,1,2 (default: the releases\' '
         'pattern for 5 stages)')
     space.add_argument(
-        '--kernels', type=_kernels, metavar='K,K',
+        '--kernels',
+        type=_kernels,
+        metavar='K,K',
         help='allowed kernel sizes, e.g. 3,5 (default: the family\'s)')
     space.add_argument(
-        '--width-multiple', type=_positive_int, metavar='N',
+        '--width-multiple',
+        type=_positive_int,
+        metavar='N',
         help='channels are multiples of N (default 8)')
     space.add_argument(
-        '--max-depth', type=_positive_int, metavar='N',
+        '--max-depth',
+        type=_positive_int,
+        metavar='N',
         help='at most N units per stage')
     space.add_argument(
-        '--head-channels', type=_non_negative_int, metavar='N',
+        '--head-channels',
+        type=_non_negative_int,
+        metavar='N',
         help='width of the final 1x1 head conv (0: none; default: the '
         'family\'s, 1792 for mbv2 families, none otherwise)')
     space.add_argument(
-        '--alpha', type=_typed(parse_float_list), metavar='A,A,...',
+        '--alpha',
+        type=_typed(parse_float_list),
+        metavar='A,A,...',
         help='Guideline 1 stage weights (default 1,...,1,8)')
     space.add_argument(
-        '--beta', type=_non_negative_float, metavar='B',
+        '--beta',
+        type=_non_negative_float,
+        metavar='B',
         help='Guideline 2 depth-variance weight (default 10)')
     outputs = parser.add_argument_group('outputs')
     outputs.add_argument(
-        '--out', metavar='FILE',
+        '--out',
+        metavar='FILE',
         help=f'arch JSON to write (default {DEFAULT_DIR}/<name>.json; with '
         '--evaluate only when given)')
     outputs.add_argument(
-        '--name', help='name stored in the arch JSON (default: from the '
+        '--name',
+        help='name stored in the arch JSON (default: from the '
         'budgets, or deepmad-r50)')
     outputs.add_argument(
-        '--export-tinynas', metavar='FILE',
+        '--export-tinynas',
+        metavar='FILE',
         help='also write the TinyNAS structure (.json: a JSON list; other: '
         'TinyNAS\'s models/*.txt format)')
     outputs.add_argument(
-        '--plot', metavar='FILE',
+        '--plot',
+        metavar='FILE',
         help='PNG of the design (default: next to --out with .png; a sweep: '
         '<out>-rho-sweep.png)')
     outputs.add_argument(
         '--no-plot', action='store_true', help='do not draw a plot')
     outputs.add_argument(
-        '--out-indices', type=_typed(parse_int_list), metavar='I,I,...',
+        '--out-indices',
+        type=_typed(parse_int_list),
+        metavar='I,I,...',
         help='backbone out_indices of the config fragment, 0-based (default: '
         'the last 4 stages)')
     outputs.add_argument(
-        '-q', '--quiet', action='store_true',
+        '-q',
+        '--quiet',
+        action='store_true',
         help='no progress messages on stderr')
     parser.add_argument(
-        '--evaluate', metavar='FILE',
+        '--evaluate',
+        metavar='FILE',
         help='report an existing arch JSON or TinyNAS structure (.txt/.json '
         'list, detected) without solving; budgets are optional')
     parser.add_argument(
-        '--index', type=int, default=0, metavar='I',
+        '--index',
+        type=int,
+        default=0,
+        metavar='I',
         help='with --evaluate: which structure of a TinyNAS file holding '
         'several (default 0)')
     return parser
@@ -280,20 +318,23 @@ class _Progress:
 
     def __call__(self, message: str) -> None:
         if not self.quiet:
-            print(f'{PROG}: {self.prefix}{message}', file=sys.stderr,
-                  flush=True)
+            print(
+                f'{PROG}: {self.prefix}{message}', file=sys.stderr, flush=True)
 
 
 def _design_options(args) -> Dict[str, object]:
     flops, params, rhos = args.flops, args.params, args.rho
-    given = [name for name, value in (('--flops', flops), ('--params', params),
-                                      ('--rho', rhos)) if value is not None]
+    given = [
+        name for name, value in (('--flops', flops), ('--params', params),
+                                 ('--rho', rhos)) if value is not None
+    ]
     preset = not given
     if preset:
         flops, params, rhos = R50['flops'], R50['params'], (R50['rho'], )
     elif len(given) != 3:
-        missing = [n for n in ('--flops', '--params', '--rho')
-                   if n not in given]
+        missing = [
+            n for n in ('--flops', '--params', '--rho') if n not in given
+        ]
         raise CLIError(f'{", ".join(missing)} missing: give --flops, --params '
                        'and --rho together (or none of them for the '
                        'DeepMAD-R50 budget 4.13G, 25.55M, 0.3)')
@@ -307,17 +348,19 @@ def _design_options(args) -> Dict[str, object]:
                        'stage (or set --stages)')
     if (args.alpha is not None and convention == 'paper'
             and len(args.alpha) != stages):
-        raise CLIError(f'argument --alpha: gives {len(args.alpha)} weights '
-                       f'for {stages} stages; give one weight per stage, e.g. '
-                       + ','.join(['1'] * (stages - 1) + ['8']))
+        raise CLIError(
+            f'argument --alpha: gives {len(args.alpha)} weights '
+            f'for {stages} stages; give one weight per stage, e.g. ' +
+            ','.join(['1'] * (stages - 1) + ['8']))
     if args.out_indices is not None:
         _check_out_indices(args.out_indices, stages)
     shaped = any(
         getattr(args, key) is not None
         for key in ('stages', 'strides', 'kernels', 'width_multiple',
                     'max_depth', 'head_channels', 'alpha', 'beta'))
-    preset = (preset and not shaped and block == R50['block']
-              and resolution == R50['resolution'])
+    preset = (
+        preset and not shaped and block == R50['block']
+        and resolution == R50['resolution'])
     if args.name is not None:
         name = args.name
     elif preset:
@@ -388,11 +431,13 @@ def run_design(args) -> int:
         tag = rho_tag(rho)
         planned.append(_with_tag(out, tag) if sweep else out)
         if args.export_tinynas:
-            planned.append(_with_tag(args.export_tinynas, tag)
-                           if sweep else args.export_tinynas)
+            planned.append(
+                _with_tag(args.export_tinynas, tag) if sweep else args.
+                export_tinynas)
     if not args.no_plot:
-        planned.append(args.plot or os.path.splitext(out)[0] +
-                       ('-rho-sweep.png' if sweep else '.png'))
+        planned.append(
+            args.plot or os.path.splitext(out)[0] +
+            ('-rho-sweep.png' if sweep else '.png'))
     _check_paths(planned)
 
     from .spec import SpecError
@@ -400,8 +445,9 @@ def run_design(args) -> int:
         from .api import design
         from .solver import InfeasibleBudgetError
     except ImportError as error:  # pragma: no cover - environment problem
-        raise CLIError(f'the design engine cannot be imported ({error}); '
-                       'install cvxpy and numpy', EXIT_INFEASIBLE) from None
+        raise CLIError(
+            f'the design engine cannot be imported ({error}); '
+            'install cvxpy and numpy', EXIT_INFEASIBLE) from None
     from . import report
     from .budgets import Budgets
 
@@ -439,8 +485,9 @@ def run_design(args) -> int:
                 command=args.command,
                 progress=progress)
         except InfeasibleBudgetError as error:
-            raise CLIError(f'{error}' + (f' (at rho {rho:g})' if sweep else
-                                         ''), EXIT_INFEASIBLE) from None
+            raise CLIError(
+                f'{error}' + (f' (at rho {rho:g})' if sweep else ''),
+                EXIT_INFEASIBLE) from None
         except (SpecError, ValueError) as error:
             raise CLIError(str(error)) from None
         evaluation = _verify(result, budgets, args, report)
@@ -449,8 +496,9 @@ def run_design(args) -> int:
         path = _with_tag(out, tag) if sweep else out
         outputs.add(path, result.spec.to_json().encode('utf-8'))
         if args.export_tinynas:
-            export = (_with_tag(args.export_tinynas, tag)
-                      if sweep else args.export_tinynas)
+            export = (
+                _with_tag(args.export_tinynas, tag)
+                if sweep else args.export_tinynas)
             _add_tinynas(outputs, result.spec, export)
         if sweep:
             points.append(
@@ -461,7 +509,9 @@ def run_design(args) -> int:
                     solve_time=result.solve_time))
             continue
         text, _ = report.format_report(
-            evaluation, budgets, result,
+            evaluation,
+            budgets,
+            result,
             title=f'DeepMAD design ({options["convention"]} convention)')
         printed.append(text)
         printed.append(
@@ -491,8 +541,9 @@ def _verify(result, budgets, args, report):
     text = result.spec.to_json()
     spec = ArchSpec.from_json(text)
     if spec != result.spec or spec.to_json() != text:
-        raise CLIError('internal error: the arch JSON does not read back as '
-                       'the design; nothing written', EXIT_INFEASIBLE)
+        raise CLIError(
+            'internal error: the arch JSON does not read back as '
+            'the design; nothing written', EXIT_INFEASIBLE)
     evaluation = report.evaluate(
         spec,
         result.convention,
@@ -501,13 +552,15 @@ def _verify(result, budgets, args, report):
     for key in ('flops', 'params', 'rho', 'score'):
         ours, theirs = evaluation.figure(key), float(getattr(result, key))
         if not math.isclose(ours, theirs, rel_tol=1e-9, abs_tol=1e-9):
-            raise CLIError(f'internal error: the design\'s {key} is {theirs} '
-                           f'by the solver but {ours} by exact count; '
-                           'nothing written', EXIT_INFEASIBLE)
+            raise CLIError(
+                f'internal error: the design\'s {key} is {theirs} '
+                f'by the solver but {ours} by exact count; '
+                'nothing written', EXIT_INFEASIBLE)
     if not budgets.satisfied_by(evaluation.flops, evaluation.params,
                                 evaluation.rho):
-        raise CLIError('internal error: the design breaks a budget by exact '
-                       'count; nothing written', EXIT_INFEASIBLE)
+        raise CLIError(
+            'internal error: the design breaks a budget by exact '
+            'count; nothing written', EXIT_INFEASIBLE)
     return evaluation
 
 
@@ -571,10 +624,10 @@ def load_arch(path: str, index: int = 0, resolution: Optional[int] = None):
 def run_evaluate(args) -> int:
     for flag, value in (('--block', args.block), ('--stages', args.stages),
                         ('--strides', args.strides),
-                        ('--kernels', args.kernels),
-                        ('--width-multiple', args.width_multiple),
-                        ('--max-depth', args.max_depth),
-                        ('--head-channels', args.head_channels)):
+                        ('--kernels', args.kernels), ('--width-multiple',
+                                                      args.width_multiple),
+                        ('--max-depth', args.max_depth), ('--head-channels',
+                                                          args.head_channels)):
         if value is not None:
             raise CLIError(f'{flag} shapes a design; --evaluate reads the '
                            'architecture from the file: drop ' + flag)
@@ -620,11 +673,14 @@ def run_evaluate(args) -> int:
         raise CLIError(f'--evaluate {args.evaluate}: cannot count it in the '
                        f'{convention} convention: {error}') from None
     text, _ = report.format_report(
-        evaluation, budgets,
+        evaluation,
+        budgets,
         title=f'evaluated {args.evaluate} (no solve; {convention} '
         f'convention){source}')
-    _check_paths([p for p in (args.out, args.export_tinynas,
-                              None if args.no_plot else args.plot) if p])
+    _check_paths([
+        p for p in (args.out, args.export_tinynas,
+                    None if args.no_plot else args.plot) if p
+    ])
     outputs = _Outputs()
     if args.out:
         outputs.add(args.out, spec.to_json().encode('utf-8'))
@@ -652,7 +708,7 @@ class _Outputs:
         self.items: List[Tuple[str, Union[bytes, Callable[[str], None]]]] = []
 
     def add(self, path: str, content: Union[bytes, Callable[[str],
-                                                             None]]) -> None:
+                                                            None]]) -> None:
         if os.path.isdir(path):
             raise CLIError(f'output {path} is a directory; give a file name')
         for other, _ in self.items:
@@ -686,9 +742,10 @@ class _Outputs:
             for temp, _ in staged:
                 if os.path.exists(temp):
                     os.remove(temp)
-            raise CLIError(f'cannot write {error.filename or ""}: '
-                           f'{error.strerror}; nothing written',
-                           EXIT_INFEASIBLE) from None
+            raise CLIError(
+                f'cannot write {error.filename or ""}: '
+                f'{error.strerror}; nothing written',
+                EXIT_INFEASIBLE) from None
         return [path for path, _ in self.items]
 
 

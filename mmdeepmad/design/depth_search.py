@@ -4,13 +4,15 @@ For a fixed depth vector ``L`` the width problem is solved (convex-concave
 procedure on the cvxpy program of :mod:`program`), which gives the relaxed
 value ``V(L) = max_w entropy(w; L) - beta Q(L)`` with the widths free to trade
 budget against depth. The depth vector is then chosen by a search over integer
-vectors with ``V`` as the oracle, started from the rounded continuous optimum of
+vectors with ``V`` as the oracle, started from the rounded continuous optimum
+of
 the alternating relaxation and from uniform depths:
 
 1. seeds: the rounded alternating relaxation, every uniform vector
    ``min(d, cap_i)`` (the shape Guideline 2 favours) and the same with the
    first one, two or three stages at the minimum;
-2. pattern search from the relaxation's seed and the two best others: moves ``L_i +- s`` and depth
+2. pattern search from the relaxation's seed and the two best others: moves
+``L_i +- s`` and depth
    exchanges ``(L_i + s, L_j - s)`` ranked by their first-order gain (envelope
    theorem on the width problem's duals), steps s = 4, 2, 1.
 
@@ -18,7 +20,6 @@ Every oracle value is cached; warm starts make one evaluation a few
 milliseconds of solver time.
 """
 from __future__ import annotations
-
 import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
@@ -91,9 +92,8 @@ class DepthSearch:
         if self._relaxed_seed:
             seeds.append(
                 tuple(
-                    int(v)
-                    for v in np.clip(np.round(relaxed.depths), space.depth[0],
-                                     caps)))
+                    int(v) for v in np.clip(
+                        np.round(relaxed.depths), space.depth[0], caps)))
         # uniform depths (Guideline 2), and the same with the first one, two
         # or three stages at the minimum (where resolution makes depth dearest)
         M = self.model.M
@@ -137,7 +137,9 @@ class DepthSearch:
                 self.model, current.depths, self.beta)
         return float(current.gradient @ delta) - penalty_change
 
-    def search(self, top: int = 3, batch: int = 3,
+    def search(self,
+               top: int = 3,
+               batch: int = 3,
                starts: int = 3) -> List[DepthValue]:
         """The ``top`` best depth vectors found, best first, then the optimum
         each start reached.
@@ -176,8 +178,9 @@ class DepthSearch:
             while True:
                 moves = self._moves(current.depths, step)
                 gains = [self._predicted(current, m) for m in moves]
-                order = sorted(range(len(moves)),
-                               key=lambda k: (-gains[k], tuple(moves[k])))
+                order = sorted(
+                    range(len(moves)),
+                    key=lambda k: (-gains[k], tuple(moves[k])))
                 improved = None
                 for start in range(0, len(order), batch):
                     chunk = order[start:start + batch]
@@ -188,9 +191,10 @@ class DepthSearch:
                         self.value(np.asarray(current.depths) + moves[k])
                         for k in chunk
                     ]
-                    best = max(values,
-                               key=lambda item: (item.value,
-                                                 [-d for d in item.depths]))
+                    best = max(
+                        values,
+                        key=lambda item:
+                        (item.value, [-d for d in item.depths]))
                     if best.value > current.value + 1e-9 * abs(current.value):
                         improved = best
                         break

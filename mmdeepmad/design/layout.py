@@ -1,12 +1,13 @@
 """Expand an :class:`ArchSpec` into the units and conv layers it builds.
 
 This is the single description of what every block family contains; the
-counters, the paper's quantities (Eq. 2-4) and the backbone builder all read it,
+counters, the paper's quantities (Eq. 2-4) and the backbone builder all read
+it,
 so they cannot disagree. A layer's *width* in the sense of Eq. 4 is
-``in_channels * kernel_size**2 / groups`` (a depthwise conv has groups = channels).
+``in_channels * kernel_size**2 / groups`` (a depthwise conv has groups =
+channels).
 """
 from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -25,7 +26,7 @@ PROJ = 'proj'  # 1x1 conv + BN carrying the unit's stride
 
 
 def se_squeeze_channels(channels: int, ratio: float = 0.25) -> int:
-    """Squeeze width of the SE branch: ``max(1, round(C * ratio) // 8) * 8``."""
+    """Squeeze width of SE: ``max(1, round(C * ratio) // 8) * 8``."""
     return max(1, round(channels * ratio) // 8) * 8
 
 
@@ -37,7 +38,7 @@ def conv_output_size(size: int, kernel_size: int, stride: int) -> int:
 
 @dataclass(frozen=True)
 class ConvLayer:
-    """One conv, always followed by BN (SE convs included; no conv has a bias)."""
+    """One conv, always followed by BN (SE convs too); no conv has a bias."""
 
     role: str
     in_channels: int
@@ -115,7 +116,7 @@ class NetworkLayout:
 
     @property
     def main_path(self) -> List[ConvLayer]:
-        """The L layers of Eq. 2-4: stem, main convs of every unit, head conv."""
+        """The L layers of Eq. 2-4: stem, units' main convs, head conv."""
         return [conv for conv in self.convs if conv.role == MAIN]
 
     def stage_units(self, stage: int) -> Tuple[UnitLayout, ...]:
@@ -196,7 +197,7 @@ def _shortcut(style: str, block: str, first: bool, c_in: int, c_out: int,
 
 
 def build_layout(spec: ArchSpec) -> NetworkLayout:
-    """Lay out every unit of ``spec`` (sizes use 'same' padding, floor division)."""
+    """Lay out every unit of ``spec`` ('same' padding, floor division)."""
     stem_spec = spec.stem
     stem = _conv(MAIN, spec.in_channels, stem_spec.out_channels,
                  stem_spec.kernel_size, stem_spec.stride, 1, spec.resolution,
@@ -218,8 +219,9 @@ def build_layout(spec: ArchSpec) -> NetworkLayout:
             if stage.block == 'mbv2-se':
                 width = main[-2].out_channels  # the depthwise conv's width
                 squeeze = se_squeeze_channels(width)
-                se = (_conv(SE, width, squeeze, 1, 1, 1, 1, True),
-                      _conv(SE, squeeze, width, 1, 1, 1, 1, False))
+                se = (_conv(SE, width, squeeze, 1, 1, 1, 1,
+                            True), _conv(SE, squeeze, width, 1, 1, 1, 1,
+                                         False))
             kind = _shortcut(spec.style, stage.block, first, channels,
                              stage.out_channels, stride)
             shortcut_conv = None
@@ -229,8 +231,9 @@ def build_layout(spec: ArchSpec) -> NetworkLayout:
             elif kind == POOL_PROJ:
                 shortcut_conv = _conv(SHORTCUT, channels, stage.out_channels,
                                       1, 1, 1, out_size, False)
-            act_after_add = (spec.style == 'tinynas'
-                             or stage.block not in DEPTHWISE_FAMILIES)
+            act_after_add = (
+                spec.style == 'tinynas'
+                or stage.block not in DEPTHWISE_FAMILIES)
             units.append(
                 UnitLayout(
                     stage=stage_index,

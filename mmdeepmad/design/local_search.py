@@ -1,15 +1,16 @@
-"""Repair and local improvement of a rounded design with an exact batched scorer.
+"""Repair and local improvement of a rounded design, with an exact scorer.
 
 After the relaxation is rounded to the grid, a design may break a budget by a
 little, and the grid point next to the relaxed optimum is rarely the best one.
-Both are fixed here by deterministic best-improvement over a large neighbourhood:
-every single move (a channel width up or down by 1-8 grid steps, a depth by 1 or
+Both are fixed here by deterministic best-improvement over a large
+neighbourhood:
+every single move (a channel width up or down by 1-8 grid steps, a depth by 1
+or
 2, another kernel) and every *exchange* (one quantity up, another down), which
 lets the design trade budget between stages without ever leaving the feasible
 set. All neighbours are scored exactly in one batched call per step.
 """
 from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Callable, List, Optional
 
@@ -28,7 +29,8 @@ def violation(result, budgets) -> np.ndarray:
         bound = getattr(budgets, name)
         if bound is not None:
             total = total + np.maximum(
-                0.0, np.asarray(getattr(result, name)) / bound - 1.0)
+                0.0,
+                np.asarray(getattr(result, name)) / bound - 1.0)
     return total
 
 
@@ -37,8 +39,10 @@ _FIELDS = ('stem', 'out', 'mid', 'kernel', 'depth')
 
 def _flatten(design: Candidates) -> np.ndarray:
     """One design as [stem, out.., mid.., kernel.., depth..]."""
-    return np.concatenate([design.stem[:1], design.out[0], design.mid[0],
-                           design.kernel[0], design.depth[0]])
+    return np.concatenate([
+        design.stem[:1], design.out[0], design.mid[0], design.kernel[0],
+        design.depth[0]
+    ])
 
 
 def _unflatten(rows: np.ndarray, M: int) -> Candidates:
@@ -85,7 +89,8 @@ def _move_matrix(space: SearchSpace, exchanges: bool) -> np.ndarray:
     return matrix
 
 
-def neighbours(space: SearchSpace, design: Candidates,
+def neighbours(space: SearchSpace,
+               design: Candidates,
                exchanges: bool = True) -> Candidates:
     """All single moves and exchanges of one design (a batch of size 1): a
     width by 1, 2, 4 or 8 grid steps, a depth by 1 or 2, one quantity up and
@@ -97,8 +102,8 @@ def neighbours(space: SearchSpace, design: Candidates,
     rows = [x[None, :] + moves]
     single = (moves != 0).sum(axis=1) == 1
     smallest = moves.min(axis=1)
-    unit_down = moves[single & ((smallest == -1) |
-                                (smallest == -space.width_multiple))]
+    unit_down = moves[single & (
+        (smallest == -1) | (smallest == -space.width_multiple))]
     if not exchanges:
         unit_down = unit_down[:0]
     for i in range(M):
@@ -120,10 +125,13 @@ class SearchTrace:
     evaluations: int = 0
 
 
-def repair(space: SearchSpace, evaluate: Evaluator, budgets,
-           design: Candidates, trace: SearchTrace,
+def repair(space: SearchSpace,
+           evaluate: Evaluator,
+           budgets,
+           design: Candidates,
+           trace: SearchTrace,
            max_steps: int = 500) -> Optional[Candidates]:
-    """Move to a design inside every budget, losing as little score as possible."""
+    """Move inside every budget, losing as little score as possible."""
     current = design
     result = evaluate(current)
     trace.evaluations += 1
@@ -150,10 +158,14 @@ def repair(space: SearchSpace, evaluate: Evaluator, budgets,
     return None
 
 
-def improve(space: SearchSpace, evaluate: Evaluator, budgets,
-            design: Candidates, trace: SearchTrace,
-            max_steps: int = 1000, tol: float = 1e-9):
-    """Best-improvement ascent over :func:`neighbours`; returns (design, score)."""
+def improve(space: SearchSpace,
+            evaluate: Evaluator,
+            budgets,
+            design: Candidates,
+            trace: SearchTrace,
+            max_steps: int = 1000,
+            tol: float = 1e-9):
+    """Best-improvement ascent over :func:`neighbours`; (design, score)."""
     current = design
     score = float(np.asarray(evaluate(current).score)[0])
     trace.evaluations += 1

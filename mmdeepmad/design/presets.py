@@ -4,11 +4,11 @@ Each preset is a budget (paper Tables 1-3, the official configs' budgets and
 stride patterns) solved by the design engine under the ``tinynas`` convention,
 the program the paper's models were designed with; the JSON in
 ``mmdeepmad/presets/`` is what ``tools/design.py`` wrote for the preset's
-command, which is stored in it (``meta.command``). ``tools/misc/generate_presets.py``
+command, which is stored in it (``meta.command``).
+``tools/misc/generate_presets.py``
 rewrites them; ``tests/design/test_presets.py`` checks they are current.
 """
 from __future__ import annotations
-
 import os
 from typing import Dict, List
 
@@ -18,22 +18,31 @@ PRESET_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'presets')
 
 _RESNET = dict(block='bottleneck', rho=0.3, strides=(2, 2, 2, 1, 2))
-_MOBILE = dict(block='mbv2-se', rho=0.5, strides=(1, 2, 2, 2, 2),
-               head_channels=1792)
+_MOBILE = dict(
+    block='mbv2-se', rho=0.5, strides=(1, 2, 2, 2, 2), head_channels=1792)
 _LARGE = dict(block='mbv2-se', rho=0.5, strides=(2, 2, 2, 2, 1))
 
-#: name -> design problem (budgets in TinyNAS's count, as its configs give them)
+# : name -> design problem (budgets in TinyNAS's count, as its configs give
+# them)
 PRESETS: Dict[str, dict] = {
-    'deepmad-r18': dict(_RESNET, flops=1.82e9, params=11.69e6),
-    'deepmad-r34': dict(_RESNET, flops=3.68e9, params=21.80e6),
-    'deepmad-r50': dict(_RESNET, flops=4.13e9, params=25.55e6),
-    'deepmad-b0': dict(_MOBILE, flops=390e6, params=5.3e6),
-    'deepmad-mb': dict(_MOBILE, flops=320e6, params=3.5e6),
-    'deepmad-29m': dict(_MOBILE, flops=4.5e9, params=29e6),
-    'deepmad-29m-288': dict(_LARGE, flops=4.5e9, params=29e6, resolution=288,
-                            head_channels=1792),
-    'deepmad-50m': dict(_LARGE, flops=8.7e9, params=50e6, head_channels=2048),
-    'deepmad-89m': dict(_LARGE, flops=15.4e9, params=89e6, head_channels=2560),
+    'deepmad-r18':
+    dict(_RESNET, flops=1.82e9, params=11.69e6),
+    'deepmad-r34':
+    dict(_RESNET, flops=3.68e9, params=21.80e6),
+    'deepmad-r50':
+    dict(_RESNET, flops=4.13e9, params=25.55e6),
+    'deepmad-b0':
+    dict(_MOBILE, flops=390e6, params=5.3e6),
+    'deepmad-mb':
+    dict(_MOBILE, flops=320e6, params=3.5e6),
+    'deepmad-29m':
+    dict(_MOBILE, flops=4.5e9, params=29e6),
+    'deepmad-29m-288':
+    dict(_LARGE, flops=4.5e9, params=29e6, resolution=288, head_channels=1792),
+    'deepmad-50m':
+    dict(_LARGE, flops=8.7e9, params=50e6, head_channels=2048),
+    'deepmad-89m':
+    dict(_LARGE, flops=15.4e9, params=89e6, head_channels=2560),
 }
 
 
@@ -64,9 +73,11 @@ def preset_arguments(name: str) -> List[str]:
     _check(name)
     problem = PRESETS[name]
     args = [
-        '--block', problem['block'], '--flops', _quantity(problem['flops']),
-        '--params', _quantity(problem['params']), '--rho', f'{problem["rho"]:g}',
-        '--resolution', str(problem.get('resolution', 224)), '--strides',
+        '--block', problem['block'], '--flops',
+        _quantity(problem['flops']), '--params',
+        _quantity(problem['params']), '--rho', f'{problem["rho"]:g}',
+        '--resolution',
+        str(problem.get('resolution', 224)), '--strides',
         ','.join(str(s) for s in problem['strides']), '--convention', 'tinynas'
     ]
     if problem.get('head_channels'):

@@ -10,13 +10,17 @@ It is neither convex nor continuous. Two convex problems are solved instead,
 alternately, both built once with cvxpy ``Parameter`` s (DPP) and re-solved:
 
 1. **Widths** (:class:`WidthProblem`), depths fixed. In the log-variables ``z``
-   (log channels, log bottlenecks, log kernels) FLOPs and params are log-sum-exp
+   (log channels, log bottlenecks, log kernels) FLOPs and params are
+   log-sum-exp
    functions (posynomials: geometric programming), rho and Guideline 3 are
-   linear, and each entropy term ``(a + c.z)(g + G.z)`` is bilinear. The bilinear
-   part is handled by the convex-concave procedure: ``uv = ((u+v)^2 - (u-v)^2)/4``
+   linear, and each entropy term ``(a + c.z)(g + G.z)`` is bilinear. The
+   bilinear
+   part is handled by the convex-concave procedure: ``uv = ((u+v)^2 -
+   (u-v)^2)/4``
    with the convex ``(u+v)^2`` linearised at the current point gives a concave
    minorant that touches the objective there; maximising it can only increase
-   the true objective, and its fixed points are KKT points of the width problem.
+   the true objective, and its fixed points are KKT points of the width
+   problem.
    ``u`` and ``v`` are rescaled to equal size first, so the minorant is tight.
 2. **Depths** (:class:`DepthProblem`), widths fixed. The entropy, FLOPs and
    params are linear in ``L``; rho reads ``D log(D/rho) <= sum L_i log w_i``
@@ -28,7 +32,6 @@ each step cannot decrease the objective, so it converges. Integer depths, grid
 widths and the kernel set are then restored by :mod:`mmdeepmad.design.solver`.
 """
 from __future__ import annotations
-
 import math
 import warnings
 from dataclasses import dataclass
@@ -44,8 +47,8 @@ SOLVER = 'CLARABEL'
 
 def _solve(problem: cp.Problem) -> None:
     """Solve quietly: an inaccurate solution is reported by its status."""
-    with warnings.catch_warnings(), np.errstate(over='ignore',
-                                                invalid='ignore'):
+    with warnings.catch_warnings(), np.errstate(
+            over='ignore', invalid='ignore'):
         warnings.simplefilter('ignore', UserWarning)
         warnings.simplefilter('ignore', RuntimeWarning)
         problem.solve(solver=SOLVER)
@@ -90,10 +93,12 @@ class WidthProblem:
         t = z[1 + 2 * M:]
         step = space.width_multiple
         lo_c, hi_c = space.channels
-        self.flops_budget = (cp.log_sum_exp(rows @ z + self.log_flop_coef)
-                             <= self.log_flops_budget)
-        self.params_budget = (cp.log_sum_exp(rows @ z + self.log_param_coef)
-                              <= self.log_params_budget)
+        self.flops_budget = (
+            cp.log_sum_exp(rows @ z + self.log_flop_coef)
+            <= self.log_flops_budget)
+        self.params_budget = (
+            cp.log_sum_exp(rows @ z + self.log_param_coef)
+            <= self.log_params_budget)
         self.rho_bound = self.rho_rows @ z >= self.rho_rhs
         constraints = [
             # budgets: posynomials in log space (geometric programming)
@@ -114,14 +119,15 @@ class WidthProblem:
         if space.non_decreasing and M > 1:
             constraints.append(x[1:] >= x[:-1])  # Guideline 3
         objective = self.linear @ z - cp.sum_squares(self.quad_rows @ z +
-                                                      self.quad_consts)
+                                                     self.quad_consts)
         self.problem = cp.Problem(cp.Maximize(objective), constraints)
 
     def fix_kernels(self, kernels) -> None:
-        """Fix the kernel of every stage (``None``: free in the allowed range)."""
+        """Fix every stage's kernel (``None``: free in the allowed range)."""
         space, M = self.model.space, self.model.M
         if kernels is None:
-            self.log_kernel_low.value = np.full(M, math.log(min(space.kernels)))
+            self.log_kernel_low.value = np.full(M,
+                                                math.log(min(space.kernels)))
             self.log_kernel_high.value = np.full(M,
                                                  math.log(max(space.kernels)))
         else:
@@ -170,8 +176,8 @@ class WidthProblem:
             dual = float(constraint.dual_value or 0.0)
             if dual <= 0:
                 continue
-            total = float(np.sum(model.coefficients(coefs, self._depths) *
-                                 values))
+            total = float(
+                np.sum(model.coefficients(coefs, self._depths) * values))
             per_depth = np.zeros(M)
             for value, (const, stage) in zip(values, coefs):
                 if stage is not None:
@@ -352,7 +358,8 @@ class DepthProblem:
         self.logw_per_depth.value = np.asarray(logw_rows)
         self.logw_const.value = np.asarray(logw_const)
         self.log_rho.value = math.log(budgets.rho)
-        # entropy: sum_s w_s u_s factor (stem + sum_{i<=end} first + (L-1) rest)
+        # entropy: sum_s w_s u_s factor (stem + sum_{i<=end} first + (L-1)
+        # rest)
         U, Uc, _, _, weights = width_problem.entropy_factors(z)
         u = U @ z + Uc
         score = np.zeros(M)
@@ -434,7 +441,7 @@ def relax(model: StructureModel,
 
 
 def initial_point(model: StructureModel) -> np.ndarray:
-    """The thinnest network of the space: feasible for any budget that can be met."""
+    """The thinnest network of the space (a starting point for CCP)."""
     space = model.space
     z = np.zeros(model.n)
     step = space.width_multiple

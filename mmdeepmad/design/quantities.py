@@ -14,7 +14,6 @@
 * Guideline 3: stage output channels are non-decreasing.
 """
 from __future__ import annotations
-
 import math
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
@@ -53,8 +52,9 @@ def stage_log_widths(layout: NetworkLayout) -> Tuple[Tuple[float, ...], ...]:
 
 def effectiveness(spec_or_layout) -> float:
     """rho = L / (prod w_i)^(1/L) over the main-path layers (Eq. 2-3)."""
-    log_widths = [w for group in stage_log_widths(_layout(spec_or_layout))
-                  for w in group]
+    log_widths = [
+        w for group in stage_log_widths(_layout(spec_or_layout)) for w in group
+    ]
     depth = len(log_widths)
     return depth / math.exp(sum(log_widths) / depth)
 
@@ -105,8 +105,9 @@ def paper_score(spec: ArchSpec,
     alpha = tuple(alpha) if alpha is not None else default_alpha(
         spec.num_stages)
     if len(alpha) != spec.num_stages:
-        raise ValueError(f'alpha has {len(alpha)} weights but the spec has '
-                         f'{spec.num_stages} stages; give one weight per stage')
+        raise ValueError(
+            f'alpha has {len(alpha)} weights but the spec has '
+            f'{spec.num_stages} stages; give one weight per stage')
     entropies = stage_entropies(layout)
     return PaperScore(
         entropy=float(np.dot(alpha, entropies)),

@@ -17,7 +17,6 @@ Agg canvas (no pyplot, no global backend switch). numpy is the only other
 dependency; nothing here imports cvxpy.
 """
 from __future__ import annotations
-
 import io
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -109,9 +108,9 @@ def evaluate(spec: ArchSpec,
 
 def _layout_rows(spec: ArchSpec, layout) -> List[Dict[str, Any]]:
     """Shape of every row (no counts): stem, stages, head conv."""
-    stem_side = (layout.stem_pool_size
-                 if layout.stem_pool_size is not None else
-                 layout.stem.out_size)
+    stem_side = (
+        layout.stem_pool_size
+        if layout.stem_pool_size is not None else layout.stem.out_size)
     rows = [
         dict(
             label='stem',
@@ -265,15 +264,15 @@ def stage_table(evaluation: Evaluation) -> List[str]:
               'side', 'FLOPs', 'params')
     rows = []
     for row in evaluation.rows:
-        rows.append((row.label, row.block, row.out_channels,
-                     '-' if row.mid_channels is None else row.mid_channels,
-                     row.kernel_size, row.depth, row.stride,
-                     f'{row.side}x{row.side}', format_count(row.flops),
-                     format_count(row.params)))
+        rows.append(
+            (row.label, row.block, row.out_channels,
+             '-' if row.mid_channels is None else row.mid_channels,
+             row.kernel_size, row.depth, row.stride, f'{row.side}x{row.side}',
+             format_count(row.flops), format_count(row.params)))
     total_depth = sum(stage.depth for stage in evaluation.spec.stages)
-    rows.append(('total', '', '', '', '', total_depth, '', '',
-                 format_count(evaluation.flops),
-                 format_count(evaluation.params)))
+    rows.append(
+        ('total', '', '', '', '', total_depth, '', '',
+         format_count(evaluation.flops), format_count(evaluation.params)))
     lines = _table(header, rows, '<<>>>>>>>>')
     lines.insert(-1, lines[1])
     families = sorted({stage.block for stage in evaluation.spec.stages})
@@ -297,8 +296,8 @@ def budget_table(evaluation: Evaluation,
     header = ('', 'value', 'budget', 'used', '')
     rows = []
     all_ok = True
-    for name, label in (('flops', 'FLOPs'), ('params', 'params'),
-                        ('rho', 'rho')):
+    for name, label in (('flops', 'FLOPs'), ('params', 'params'), ('rho',
+                                                                   'rho')):
         value = evaluation.figure(name)
         bound = getattr(budgets, name) if budgets is not None else None
         if name == 'rho':
@@ -354,8 +353,8 @@ def solver_lines(result) -> List[str]:
         f'gap relaxed - score          {gap:.6f} ({100 * relative:.3f}%'
         f'{note})',
         f'solve time                   {result.solve_time:.2f} s',
-        f'solver status                {result.status}'
-        + (f' ({stats})' if stats else ''),
+        f'solver status                {result.status}' +
+        (f' ({stats})' if stats else ''),
     ]
 
 
@@ -413,8 +412,8 @@ def config_fragment(spec: ArchSpec,
                         'twice')
     indices = sorted(indices)
     channels = [spec.stage_channels[i] for i in indices]
-    shown = '(' + ', '.join(map(str, indices)) + (',)' if len(indices) == 1
-                                                  else ')')
+    shown = '(' + ', '.join(map(
+        str, indices)) + (',)' if len(indices) == 1 else ')')
     return (f'# OpenMMLab config fragment ({spec.name or "design"}): the '
             'DeepMAD backbone reads the arch JSON\n'
             "custom_imports = dict(imports=['mmdeepmad'], "
@@ -461,29 +460,26 @@ def depth_non_decreasing(points: Sequence[SweepPoint]) -> bool:
     return all(a <= b for a, b in zip(depths, depths[1:]))
 
 
-def format_sweep(points: Sequence[SweepPoint],
-                 budgets: Budgets) -> str:
-    header = ('rho', 'depths', 'total', 'widths (out)', 'mean out',
-              'mean mid', 'final', 'FLOPs', 'params', 'rho (net)', 'score',
-              'time', 'file')
+def format_sweep(points: Sequence[SweepPoint], budgets: Budgets) -> str:
+    header = ('rho', 'depths', 'total', 'widths (out)', 'mean out', 'mean mid',
+              'final', 'FLOPs', 'params', 'rho (net)', 'score', 'time', 'file')
     rows = []
     for p in points:
         e = p.evaluation
-        rows.append((repr(float(p.rho)), ','.join(map(str, e.spec.depths)),
-                     p.total_depth,
-                     ','.join(str(s.out_channels) for s in e.spec.stages),
-                     f'{p.mean_width:.1f}', f'{p.mean_mid:.1f}',
-                     p.final_width, format_count(e.flops),
-                     format_count(e.params), f'{e.rho:.4f}',
-                     f'{e.score:.2f}', f'{p.solve_time:.1f}s', p.path))
+        rows.append(
+            (repr(float(p.rho)), ','.join(map(str,
+                                              e.spec.depths)), p.total_depth,
+             ','.join(str(s.out_channels) for s in e.spec.stages),
+             f'{p.mean_width:.1f}', f'{p.mean_mid:.1f}', p.final_width,
+             format_count(e.flops), format_count(e.params), f'{e.rho:.4f}',
+             f'{e.score:.2f}', f'{p.solve_time:.1f}s', p.path))
     convention = points[0].evaluation.convention if points else 'paper'
     lines = [
         f'rho sweep: FLOPs <= {format_compact(budgets.flops)}, params <= '
         f'{format_compact(budgets.params)} ({convention} convention)', ''
     ]
     lines.extend(_table(header, rows, '>>>>>>>>>>>><'))
-    verdict = ('holds' if depth_non_decreasing(points) else
-               'DOES NOT hold')
+    verdict = ('holds' if depth_non_decreasing(points) else 'DOES NOT hold')
     lines.append('')
     lines.append(f'total depth non-decreasing in rho (paper Fig. 5): '
                  f'{verdict}')
@@ -521,8 +517,11 @@ def render_design_plot(evaluation: Evaluation,
     ax.bar(x - 0.2, out, 0.4, label='out channels')
     ax.bar(x + 0.2, mid, 0.4, label='mid channels')
     if spec.head_conv is not None:
-        ax.axhline(spec.head_conv.out_channels, color='grey', ls=':',
-                   label=f'head conv {spec.head_conv.out_channels}')
+        ax.axhline(
+            spec.head_conv.out_channels,
+            color='grey',
+            ls=':',
+            label=f'head conv {spec.head_conv.out_channels}')
     ax.set_xticks(x, labels)
     ax.set_ylabel('channels')
     ax.set_title('widths per stage')
@@ -541,8 +540,10 @@ def render_design_plot(evaluation: Evaluation,
         used.append(100.0 * evaluation.figure(key) / bound if bound else 0.0)
     colors = ['tab:red' if u > 100 else 'tab:blue' for u in used]
     bars = ax.bar(names, used, color=colors)
-    ax.bar_label(bars, labels=[f'{u:.1f}%' if u else 'no budget'
-                               for u in used], fontsize=8)
+    ax.bar_label(
+        bars,
+        labels=[f'{u:.1f}%' if u else 'no budget' for u in used],
+        fontsize=8)
     ax.axhline(100, color='black', ls='--', lw=1)
     ax.set_ylim(0, max([120.0] + [u * 1.15 for u in used]))
     ax.set_ylabel('% of budget')
@@ -564,18 +565,25 @@ def render_sweep_plot(points: Sequence[SweepPoint]) -> bytes:
     left, right = figure.subplots(1, 2)
     left.plot(rhos, [p.total_depth for p in ordered], 'o-', color='tab:green')
     for p in ordered:
-        left.annotate(str(p.total_depth), (p.rho, p.total_depth),
-                      textcoords='offset points', xytext=(0, 6),
-                      ha='center', fontsize=8)
+        left.annotate(
+            str(p.total_depth), (p.rho, p.total_depth),
+            textcoords='offset points',
+            xytext=(0, 6),
+            ha='center',
+            fontsize=8)
     left.set_xlabel('rho (effectiveness budget)')
     left.set_ylabel('total depth (units)')
     left.set_title('depth vs rho')
-    right.plot(rhos, [p.mean_width for p in ordered], 'o-',
-               label='mean stage out channels')
-    right.plot(rhos, [p.mean_mid for p in ordered], 's-',
-               label='mean stage mid channels')
-    right.plot(rhos, [p.final_width for p in ordered], '^-',
-               label='final width')
+    right.plot(
+        rhos, [p.mean_width for p in ordered],
+        'o-',
+        label='mean stage out channels')
+    right.plot(
+        rhos, [p.mean_mid for p in ordered],
+        's-',
+        label='mean stage mid channels')
+    right.plot(
+        rhos, [p.final_width for p in ordered], '^-', label='final width')
     right.set_xlabel('rho (effectiveness budget)')
     right.set_ylabel('channels')
     right.set_title('width vs rho')

@@ -3,11 +3,11 @@
 A design is: stem channels, and per stage out channels ``c``, mid channels
 ``b`` (bottleneck / inner / expanded width), kernel ``k`` and depth ``L``. The
 block family, the stride pattern, the head conv and the resolution are fixed by
-the space. A batch of N designs is a :class:`Candidates` of numpy arrays, so that
+the space. A batch of N designs is a :class:`Candidates` of numpy arrays, so
+that
 exact scorers can evaluate thousands of designs per call.
 """
 from __future__ import annotations
-
 from dataclasses import dataclass, field, replace
 from typing import Optional, Tuple
 
@@ -31,7 +31,7 @@ DEPTHWISE_HEAD_CHANNELS = 1792
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Everything that is fixed while Eq. 5 is solved, and the bounds of what is not."""
+    """What is fixed while Eq. 5 is solved, and the bounds of what is not."""
 
     block: str = 'bottleneck'
     strides: Tuple[int, ...] = (2, 2, 2, 1, 2)
@@ -54,11 +54,13 @@ class SearchSpace:
 
     def __post_init__(self) -> None:
         if self.block not in BLOCK_FAMILIES:
-            raise SpecError(f'block must be one of {", ".join(BLOCK_FAMILIES)}; '
-                            f'got {self.block!r}')
+            raise SpecError(
+                f'block must be one of {", ".join(BLOCK_FAMILIES)}; '
+                f'got {self.block!r}')
         if len(self.depth_caps) != len(self.strides):
             caps = tuple(self.depth_caps[:len(self.strides)]) + (None, ) * max(
-                0, len(self.strides) - len(self.depth_caps))
+                0,
+                len(self.strides) - len(self.depth_caps))
             object.__setattr__(self, 'depth_caps', caps)
         if any(k % 2 == 0 or k < 1 for k in self.kernels):
             raise SpecError(f'kernels must be odd positive sizes, got '
@@ -68,10 +70,11 @@ class SearchSpace:
 
     @classmethod
     def for_block(cls, block: str, **overrides) -> 'SearchSpace':
-        """The official configs' space for a family (TINYNAS.md), with overrides."""
+        """The official configs' space of a family (TINYNAS.md), overridden."""
         if block not in BLOCK_FAMILIES:
-            raise SpecError(f'block must be one of {", ".join(BLOCK_FAMILIES)}; '
-                            f'got {block!r}')
+            raise SpecError(
+                f'block must be one of {", ".join(BLOCK_FAMILIES)}; '
+                f'got {block!r}')
         base = dict(block=block, strides=DEFAULT_STRIDES[block])
         if block in DEPTHWISE_FAMILIES:
             base.update(
@@ -115,7 +118,13 @@ class SearchSpace:
         return np.arange(start, self.channels[1] + 1, step, dtype=np.int64)
 
     # ---- spec conversion ----------------------------------------------------
-    def to_spec(self, stem: int, out, mid, kernel, depth, name: str = '',
+    def to_spec(self,
+                stem: int,
+                out,
+                mid,
+                kernel,
+                depth,
+                name: str = '',
                 meta=None) -> ArchSpec:
         stages = tuple(
             StageSpec(
@@ -125,8 +134,9 @@ class SearchSpace:
                 kernel_size=int(kernel[i]),
                 depth=int(depth[i]),
                 stride=int(self.strides[i])) for i in range(self.num_stages))
-        head = (HeadConvSpec(out_channels=self.head_channels)
-                if self.head_channels else None)
+        head = (
+            HeadConvSpec(out_channels=self.head_channels)
+            if self.head_channels else None)
         act = 'silu' if self.block == 'mbv2-se' else 'relu'
         return ArchSpec(
             stem=StemSpec(
@@ -144,19 +154,20 @@ class SearchSpace:
     def candidates_from_spec(self, spec: ArchSpec) -> 'Candidates':
         """Encode a spec of this space's shape (checks family and strides)."""
         if spec.num_stages != self.num_stages:
-            raise SpecError(f'the spec has {spec.num_stages} stages, the space '
-                            f'{self.num_stages}')
+            raise SpecError(
+                f'the spec has {spec.num_stages} stages, the space '
+                f'{self.num_stages}')
         for i, stage in enumerate(spec.stages):
             if stage.block != self.block or stage.stride != self.strides[i]:
                 raise SpecError(
                     f'stages[{i}] is a stride-{stage.stride} {stage.block} '
                     f'stage; the space wants stride-{self.strides[i]} '
                     f'{self.block}')
-        return Candidates.single(
-            spec.stem.out_channels, [s.out_channels for s in spec.stages],
-            [s.mid_channels for s in spec.stages],
-            [s.kernel_size for s in spec.stages],
-            [s.depth for s in spec.stages])
+        return Candidates.single(spec.stem.out_channels,
+                                 [s.out_channels for s in spec.stages],
+                                 [s.mid_channels for s in spec.stages],
+                                 [s.kernel_size for s in spec.stages],
+                                 [s.depth for s in spec.stages])
 
     def with_(self, **changes) -> 'SearchSpace':
         return replace(self, **changes)
@@ -166,17 +177,21 @@ class SearchSpace:
         """Which designs of a batch lie in the space (bounds, grid, ratios)."""
         step = self.width_multiple
         ok = (cand.stem >= self.stem_channels[0]) & (
-            cand.stem <= self.stem_channels[1]) & (cand.stem % step == 0)
-        ok &= np.all((cand.out >= self.channels[0])
-                     & (cand.out <= self.channels[1]) & (cand.out % step == 0),
-                     axis=1)
-        ok &= np.all((cand.mid >= self.channels[0]) & (cand.mid % step == 0),
-                     axis=1)
+            cand.stem <= self.stem_channels[1]) & (
+                cand.stem % step == 0)
+        ok &= np.all(
+            (cand.out >= self.channels[0])
+            & (cand.out <= self.channels[1]) & (cand.out % step == 0),
+            axis=1)
+        ok &= np.all(
+            (cand.mid >= self.channels[0]) & (cand.mid % step == 0), axis=1)
         low, high = self.mid_bounds(cand.out)
         ok &= np.all((cand.mid >= low) & (cand.mid <= high), axis=1)
         ok &= np.all(np.isin(cand.kernel, self.kernels), axis=1)
-        ok &= np.all((cand.depth >= self.depth[0])
-                     & (cand.depth <= self.max_depths[None, :]), axis=1)
+        ok &= np.all(
+            (cand.depth >= self.depth[0])
+            & (cand.depth <= self.max_depths[None, :]),
+            axis=1)
         if self.non_decreasing:
             ok &= np.all(np.diff(cand.out, axis=1) >= 0, axis=1)
         return ok

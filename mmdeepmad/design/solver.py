@@ -6,13 +6,13 @@ verification.
 2. The widths of the best few are rounded to the grid (channels to multiples of
    ``width_multiple``, kernels to the allowed set) two ways (nearest, down).
 3. :func:`~mmdeepmad.design.local_search.repair` moves a rounded design inside
-   the budgets; :func:`~mmdeepmad.design.local_search.improve` climbs to a local
+   the budgets; :func:`~mmdeepmad.design.local_search.improve` climbs to a
+   local
    optimum of the exact discrete problem.
 4. The best design is verified spec by spec with the exact counters of the
    convention; a design that breaks a budget by exact count is never returned.
 """
 from __future__ import annotations
-
 import math
 import time
 from dataclasses import dataclass, field
@@ -44,15 +44,16 @@ class DesignResult:
     params: float
     rho: float
     budgets: Budgets
-    relaxed_value: float  # best relaxed objective (depths integer, widths real)
+    # best relaxed objective (depths integer, widths real)
+    relaxed_value: float
     solve_time: float
     status: str
     stats: Dict[str, float] = field(default_factory=dict)
 
 
-def make_evaluator(space: SearchSpace, convention: str,
-                   alpha: Sequence[float], beta: float) -> Callable:
-    """Batched exact scorer of the convention (see paper_fast / tinynas_fast)."""
+def make_evaluator(space: SearchSpace, convention: str, alpha: Sequence[float],
+                   beta: float) -> Callable:
+    """Batched exact scorer of a convention (paper_fast / tinynas_fast)."""
     if convention == 'paper':
         return lambda cand: evaluate_paper(space, cand, alpha, beta)
     from .paper_fast import BatchScores
@@ -68,8 +69,7 @@ def make_evaluator(space: SearchSpace, convention: str,
         beta=beta)
 
     def evaluate(cand: Candidates) -> BatchScores:
-        scores = scorer(cand.out, cand.mid, cand.kernel, cand.depth,
-                        cand.stem)
+        scores = scorer(cand.out, cand.mid, cand.kernel, cand.depth, cand.stem)
         return BatchScores(
             score=scores.penalised_score,
             entropy=scores.score,
@@ -95,15 +95,18 @@ def kernel_roundings(space: SearchSpace, model: StructureModel,
             continue
         below = allowed[allowed < value]
         above = allowed[allowed > value]
-        options.append([v[-1] if i == 0 else v[0]
-                        for i, v in enumerate((below, above)) if v.size])
+        options.append([
+            v[-1] if i == 0 else v[0] for i, v in enumerate((below, above))
+            if v.size
+        ])
     vectors = [[]]
     for choice in options:
         vectors = [v + [c] for v in vectors for c in choice]
     return [np.asarray(v) for v in vectors[:16]]
 
 
-def resolve_widths(search: DepthSearch, entry, kernels) -> Optional[np.ndarray]:
+def resolve_widths(search: DepthSearch, entry,
+                   kernels) -> Optional[np.ndarray]:
     """Widths re-solved with the kernels fixed (None if infeasible)."""
     problem = search.width_problem
     problem.fix_kernels(kernels)
@@ -117,7 +120,7 @@ def resolve_widths(search: DepthSearch, entry, kernels) -> Optional[np.ndarray]:
 
 def round_design(space: SearchSpace, model: StructureModel, z: np.ndarray,
                  depths, mode: str) -> Candidates:
-    """Grid point next to the relaxed widths ``z`` (``nearest`` or ``down``)."""
+    """Grid point next to relaxed widths ``z`` (``nearest`` or ``down``)."""
     step = space.width_multiple
     snap = np.round if mode == 'nearest' else np.floor
     M = model.M
@@ -136,10 +139,11 @@ def round_design(space: SearchSpace, model: StructureModel, z: np.ndarray,
         low, high)
     kernels = np.asarray(space.kernels, float)
     log_k = z[1 + 2 * M:]
-    kernel = kernels[np.argmin(np.abs(np.log(kernels)[None, :] -
-                                      log_k[:, None]), axis=1)]
-    return Candidates.single(int(stem), out.astype(int), mid.astype(int),
-                             kernel.astype(int), np.asarray(depths, int))
+    kernel = kernels[np.argmin(
+        np.abs(np.log(kernels)[None, :] - log_k[:, None]), axis=1)]
+    return Candidates.single(
+        int(stem), out.astype(int), mid.astype(int), kernel.astype(int),
+        np.asarray(depths, int))
 
 
 def solve(space: SearchSpace,
@@ -149,7 +153,7 @@ def solve(space: SearchSpace,
           beta: float = 10.0,
           top: int = 3,
           progress: Optional[Callable[[str], None]] = None) -> DesignResult:
-    """Design a network for ``budgets`` in ``space`` (see the module docstring)."""
+    """Design a network for ``budgets`` in ``space`` (module docstring)."""
     if convention not in CONVENTIONS:
         raise ValueError(f'convention must be one of {", ".join(CONVENTIONS)};'
                          f' got {convention!r}')
@@ -163,9 +167,8 @@ def solve(space: SearchSpace,
     say('searching depths (convex width problem per depth vector)')
     ranked = search.search(top=top)
     if not ranked:
-        raise InfeasibleBudgetError(explain_infeasible(space, budgets,
-                                                       convention, alpha,
-                                                       beta))
+        raise InfeasibleBudgetError(
+            explain_infeasible(space, budgets, convention, alpha, beta))
     relaxed_value = ranked[0].value
     say(f'relaxation: {search.solves} width solves, best relaxed value '
         f'{relaxed_value:.2f} at depths {list(ranked[0].depths)}')
@@ -192,9 +195,8 @@ def solve(space: SearchSpace,
             if score > best_score:
                 best, best_score = design, score
     if best is None:
-        raise InfeasibleBudgetError(explain_infeasible(space, budgets,
-                                                       convention, alpha,
-                                                       beta))
+        raise InfeasibleBudgetError(
+            explain_infeasible(space, budgets, convention, alpha, beta))
     say(f'local improvement: {trace.steps} steps, {trace.evaluations} exact '
         f'evaluations')
     spec = space.to_spec(*best.row(0))
@@ -227,7 +229,8 @@ def default_alpha_for(space: SearchSpace, convention: str):
 
 def verify(spec: ArchSpec, space: SearchSpace, budgets: Budgets,
            convention: str, alpha, beta) -> Dict[str, float]:
-    """Exact figures of a spec, counted spec by spec; raises if a budget breaks."""
+    """Exact figures of a spec, counted one by one; raises if a budget
+    breaks."""
     if convention == 'paper':
         from .counters import count
         from .quantities import paper_score
@@ -298,7 +301,8 @@ def explain_infeasible(space: SearchSpace, budgets: Budgets, convention: str,
             if smallest is not None and bound is not None and \
                     smallest[0] > bound:
                 others = ' and '.join(
-                    f'{units[other]} <= {format_quantity(other, getattr(budgets, other))}'
+                    f'{units[other]} <= '
+                    f'{format_quantity(other, getattr(budgets, other))}'
                     for other in ('flops', 'params', 'rho')
                     if other != name and getattr(budgets, other) is not None)
                 lower, buildable = smallest
@@ -306,11 +310,11 @@ def explain_infeasible(space: SearchSpace, budgets: Budgets, convention: str,
                     f'the {units[name]} budget {format_quantity(name, bound)} '
                     f'cannot be met together with {others}: the smallest '
                     f'{units[name]} that can is at least '
-                    f'{format_quantity(name, lower)} (the continuous bound)'
-                    + (f' and {format_quantity(name, buildable, up=True)} is '
-                       f'met by a buildable design (use --{name} '
-                       f'{format_quantity(name, buildable, up=True)} or more)'
-                       if buildable is not None else ''))
+                    f'{format_quantity(name, lower)} (the continuous bound)' +
+                    (f' and {format_quantity(name, buildable, up=True)} is '
+                     f'met by a buildable design (use --{name} '
+                     f'{format_quantity(name, buildable, up=True)} or more)'
+                     if buildable is not None else ''))
     if not reasons:
         reasons.append(
             'the budgets cannot all be met at once (each alone can): '
@@ -390,7 +394,9 @@ def format_quantity(name: str, value, up: bool = False) -> str:
     if value is None:
         return 'unbounded'
     if name == 'rho':
-        return f'{math.ceil(value * 1000) / 1000:.3f}' if up else f'{value:.3g}'
+        if up:
+            return f'{math.ceil(value * 1000) / 1000:.3f}'
+        return f'{value:.3g}'
     for scale, unit in ((1e9, 'G'), (1e6, 'M'), (1e3, 'K')):
         if value >= scale:
             shown = value / scale

@@ -1,27 +1,34 @@
-"""The architecture spec: the one contract between the design engine and the backbone.
+"""The architecture spec: the contract between the design engine and backbone.
 
-A network is a stem conv, ``M`` stages of identical residual units and an optional
-final 1x1 conv (the depthwise models' head conv). The backbone builds exactly what
-the spec says; the counters in :mod:`mmdeepmad.design.counters` count exactly what
+A network is a stem conv, ``M`` stages of identical residual units and an
+optional
+final 1x1 conv (the depthwise models' head conv). The backbone builds exactly
+what
+the spec says; the counters in :mod:`mmdeepmad.design.counters` count exactly
+what
 the backbone builds. Serialised as JSON (schema in ``docs/arch_spec.md``).
 """
 from __future__ import annotations
-
 import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
-#: Block families. ``mid_channels`` means the bottleneck width (``bottleneck``),
+# : Block families. ``mid_channels`` means the bottleneck width
+# (``bottleneck``),
 #: the inner width (``basic``) or the expanded width (``mbv2``, ``mbv2-se``).
 BLOCK_FAMILIES = ('bottleneck', 'basic', 'mbv2', 'mbv2-se')
 DEPTHWISE_FAMILIES = ('mbv2', 'mbv2-se')
 
 #: Unit styles (how shortcuts and the last activation are laid out).
-#: ``tinynas`` (the DeepMAD releases): a stride-2 shortcut is a 2x2 average pool,
-#: then a 1x1 conv + BN projection where one is needed; bottleneck units project
-#: on the first unit of every stage, basic units where in != out, mbv2 units keep
-#: a shortcut only when in == out (identity, after the pool on a stride-2 unit);
+# : ``tinynas`` (the DeepMAD releases): a stride-2 shortcut is a 2x2 average
+# pool,
+# : then a 1x1 conv + BN projection where one is needed; bottleneck units
+# project
+# : on the first unit of every stage, basic units where in != out, mbv2 units
+# keep
+# : a shortcut only when in == out (identity, after the pool on a stride-2
+# unit);
 #: every unit ends with its activation after the residual add.
 #: ``torchvision`` (ResNet, MobileNetV2 as published): a strided 1x1 conv + BN
 #: projection whenever the shape changes; mbv2 units keep an identity shortcut
@@ -34,7 +41,8 @@ SCHEMA_VERSION = 1
 
 
 class SpecError(ValueError):
-    """A spec that cannot describe a buildable network; the message names the field."""
+    """A spec that describes no buildable network; the message names the
+    field."""
 
 
 def _require(condition: bool, message: str) -> None:
@@ -50,7 +58,7 @@ def _positive_int(value: Any, where: str) -> None:
 
 @dataclass(frozen=True)
 class StemSpec:
-    """The first conv (+ BN + act), optionally followed by ResNet's 3x3/2 max pool."""
+    """The first conv (+ BN + act), optionally with ResNet's 3x3/2 max pool."""
 
     out_channels: int
     kernel_size: int = 3
@@ -62,15 +70,18 @@ class StemSpec:
         _positive_int(self.kernel_size, f'{where}.kernel_size')
         _require(self.kernel_size % 2 == 1,
                  f'{where}.kernel_size must be odd, got {self.kernel_size}')
-        _require(self.stride in (1, 2),
-                 f'{where}.stride must be 1 or 2, got {self.stride!r}')
-        _require(isinstance(self.max_pool, bool),
-                 f'{where}.max_pool must be true or false')
+        _require(
+            self.stride in (1, 2),
+            f'{where}.stride must be 1 or 2, got {self.stride!r}')
+        _require(
+            isinstance(self.max_pool, bool),
+            f'{where}.max_pool must be true or false')
 
 
 @dataclass(frozen=True)
 class StageSpec:
-    """``depth`` identical units of one block family; the first one carries the stride."""
+    """``depth`` identical units of one block family; the first one carries
+    the stride."""
 
     block: str
     out_channels: int
@@ -78,7 +89,8 @@ class StageSpec:
     kernel_size: int
     depth: int
     stride: int = 1
-    #: mbv2 families only: ``False`` drops the 1x1 expansion conv (MobileNetV2's
+    # : mbv2 families only: ``False`` drops the 1x1 expansion conv
+    # (MobileNetV2's
     #: first block, whose expanded width equals its input width).
     expand_conv: bool = True
 
@@ -91,10 +103,12 @@ class StageSpec:
             _positive_int(getattr(self, name), f'{where}.{name}')
         _require(self.kernel_size % 2 == 1,
                  f'{where}.kernel_size must be odd, got {self.kernel_size}')
-        _require(self.stride in (1, 2),
-                 f'{where}.stride must be 1 or 2, got {self.stride!r}')
-        _require(isinstance(self.expand_conv, bool),
-                 f'{where}.expand_conv must be true or false')
+        _require(
+            self.stride in (1, 2),
+            f'{where}.stride must be 1 or 2, got {self.stride!r}')
+        _require(
+            isinstance(self.expand_conv, bool),
+            f'{where}.expand_conv must be true or false')
         _require(
             self.expand_conv or self.block in DEPTHWISE_FAMILIES,
             f'{where}.expand_conv=false is only meaningful for mbv2 blocks')
@@ -102,7 +116,8 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class HeadConvSpec:
-    """The final 1x1 conv (+ BN + act) of the depthwise models (1792 channels in
+    """The final 1x1 conv (+ BN + act) of the depthwise models (1792 channels
+    in
     the DeepMAD releases; its width is fixed, not designed)."""
 
     out_channels: int
@@ -138,20 +153,24 @@ class ArchSpec:
         self.stem.validate()
         _require(len(self.stages) >= 1, 'stages must hold at least one stage')
         for index, stage in enumerate(self.stages):
-            _require(isinstance(stage, StageSpec),
-                     f'stages[{index}] must be a StageSpec')
+            _require(
+                isinstance(stage, StageSpec),
+                f'stages[{index}] must be a StageSpec')
             stage.validate(f'stages[{index}]')
         if self.head_conv is not None:
-            _require(isinstance(self.head_conv, HeadConvSpec),
-                     'head_conv must be a HeadConvSpec or null')
+            _require(
+                isinstance(self.head_conv, HeadConvSpec),
+                'head_conv must be a HeadConvSpec or null')
             self.head_conv.validate()
         _positive_int(self.in_channels, 'in_channels')
         _positive_int(self.resolution, 'resolution')
-        _require(self.style in UNIT_STYLES,
-                 f'style must be one of {", ".join(UNIT_STYLES)}; '
-                 f'got {self.style!r}')
-        _require(self.act in ACTIVATIONS,
-                 f'act must be one of {", ".join(ACTIVATIONS)}; got {self.act!r}')
+        _require(
+            self.style in UNIT_STYLES,
+            f'style must be one of {", ".join(UNIT_STYLES)}; '
+            f'got {self.style!r}')
+        _require(
+            self.act in ACTIVATIONS,
+            f'act must be one of {", ".join(ACTIVATIONS)}; got {self.act!r}')
 
     # ---- derived facts ------------------------------------------------------
     @property
@@ -164,7 +183,7 @@ class ArchSpec:
 
     @property
     def stage_channels(self) -> Tuple[int, ...]:
-        """Output channels of each stage; the last one includes the head conv."""
+        """Output channels of each stage; the last includes the head conv."""
         channels = [stage.out_channels for stage in self.stages]
         if self.head_conv is not None:
             channels[-1] = self.head_conv.out_channels
@@ -181,7 +200,7 @@ class ArchSpec:
         return tuple(stage.block for stage in self.stages)
 
     def replace(self, **changes: Any) -> 'ArchSpec':
-        """A copy with some fields changed (unknown field names are an error)."""
+        """A copy with some fields changed (unknown names are an error)."""
         return dataclasses.replace(self, **changes)
 
     def replace_stage(self, index: int, **changes: Any) -> 'ArchSpec':
@@ -192,17 +211,25 @@ class ArchSpec:
     # ---- serialisation ------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
         data = {
-            'schema_version': SCHEMA_VERSION,
-            'name': self.name,
-            'in_channels': self.in_channels,
-            'resolution': self.resolution,
-            'style': self.style,
-            'act': self.act,
-            'stem': dataclasses.asdict(self.stem),
+            'schema_version':
+            SCHEMA_VERSION,
+            'name':
+            self.name,
+            'in_channels':
+            self.in_channels,
+            'resolution':
+            self.resolution,
+            'style':
+            self.style,
+            'act':
+            self.act,
+            'stem':
+            dataclasses.asdict(self.stem),
             'stages': [dataclasses.asdict(stage) for stage in self.stages],
             'head_conv': (dataclasses.asdict(self.head_conv)
                           if self.head_conv is not None else None),
-            'meta': self.meta,
+            'meta':
+            self.meta,
         }
         return data
 
@@ -212,30 +239,35 @@ class ArchSpec:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> 'ArchSpec':
-        _require(isinstance(data, dict),
-                 f'an arch spec must be a JSON object, got {type(data).__name__}')
+        _require(
+            isinstance(data, dict),
+            f'an arch spec must be a JSON object, got {type(data).__name__}')
         version = data.get('schema_version', SCHEMA_VERSION)
-        _require(version == SCHEMA_VERSION,
-                 f'schema_version {version!r} is not supported '
-                 f'(this version reads {SCHEMA_VERSION})')
+        _require(
+            version == SCHEMA_VERSION,
+            f'schema_version {version!r} is not supported '
+            f'(this version reads {SCHEMA_VERSION})')
         known = {
             'schema_version', 'name', 'in_channels', 'resolution', 'style',
             'act', 'stem', 'stages', 'head_conv', 'meta'
         }
         unknown = sorted(set(data) - known)
-        _require(not unknown, f'unknown field(s) in arch spec: {unknown}; '
-                 f'known fields: {sorted(known)}')
+        _require(
+            not unknown, f'unknown field(s) in arch spec: {unknown}; '
+            f'known fields: {sorted(known)}')
         for key in ('stem', 'stages'):
             _require(key in data, f'arch spec is missing the field {key!r}')
         stem = _build(StemSpec, data['stem'], 'stem')
-        _require(isinstance(data['stages'], list),
-                 'stages must be a list of stage objects')
+        _require(
+            isinstance(data['stages'], list),
+            'stages must be a list of stage objects')
         stages = tuple(
             _build(StageSpec, stage, f'stages[{index}]')
             for index, stage in enumerate(data['stages']))
         head = data.get('head_conv')
-        head_conv = (_build(HeadConvSpec, head, 'head_conv')
-                     if head is not None else None)
+        head_conv = (
+            _build(HeadConvSpec, head, 'head_conv')
+            if head is not None else None)
         kwargs = {
             key: data[key]
             for key in ('name', 'in_channels', 'resolution', 'style', 'act',
@@ -265,8 +297,9 @@ def _build(kind, data: Any, where: str):
     _require(isinstance(data, dict), f'{where} must be an object')
     names = {f.name for f in dataclasses.fields(kind)}
     unknown = sorted(set(data) - names)
-    _require(not unknown,
-             f'unknown field(s) in {where}: {unknown}; known: {sorted(names)}')
+    _require(
+        not unknown,
+        f'unknown field(s) in {where}: {unknown}; known: {sorted(names)}')
     try:
         return kind(**data)
     except TypeError as error:

@@ -19,7 +19,6 @@ The SE squeeze width ``round(b/4)`` is relaxed to ``b/4``. Tests check that at
 buildable points these forms equal the exact counters.
 """
 from __future__ import annotations
-
 import math
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
@@ -41,7 +40,8 @@ _TINY = 1e-12
 
 @dataclass(frozen=True)
 class ScoringStage:
-    """One term ``weight * (offset + log c) * factor * cum_{end}`` of the objective."""
+    """A term ``weight * (offset + log c) * factor * cum_{end}`` of the
+    objective."""
 
     weight: float
     offset: float  # log r^2 of the stage (0 under TinyNAS's SE quirk)
@@ -113,7 +113,8 @@ class StructureModel:
                     with_head=head and i == M - 1) for i in range(M))
         # TinyNAS: a boundary before every stride-2 block after the stem, one
         # at the end; the stem alone is a stage when stage 1 has stride 2.
-        groups: List[List[int]] = []  # spec stages per scoring stage, -1 = stem
+        groups: List[List[int]] = [
+        ]  # spec stages per scoring stage, -1 = stem
         current = [-1]
         for i, stride in enumerate(space.strides):
             if stride == 2:
@@ -164,15 +165,16 @@ class StructureModel:
         return row
 
     def cumulative_log_width(self, depths) -> Tuple[np.ndarray, np.ndarray]:
-        """Rows G (M+1, n), constants g: cumulative sum of log widths to the end
+        """Rows G (M+1, n), constants g: cumulative sum of log widths to the
+        end
         of the stem (row 0) and of every stage (rows 1..M); the head conv is
         added by :meth:`head_log_width`."""
         G = np.zeros((self.M + 1, self.n))
         g = np.zeros(self.M + 1)
         g[0] = math.log(3 * self.space.stem_kernel**2)
         for i in range(self.M):
-            G[i + 1] = G[i] + self.unit_log_width(i, True) + (
-                depths[i] - 1) * self.unit_log_width(i, False)
+            G[i + 1] = G[i] + self.unit_log_width(
+                i, True) + (depths[i] - 1) * self.unit_log_width(i, False)
             g[i + 1] = g[i]
         return G, g
 
@@ -184,7 +186,8 @@ class StructureModel:
     def cumulative_layers(self, depths) -> np.ndarray:
         """Layers up to the end of the stem and of every stage."""
         return 1 + np.concatenate(
-            [[0], np.cumsum(self.layers_per_unit * np.asarray(depths, float))])
+            [[0],
+             np.cumsum(self.layers_per_unit * np.asarray(depths, float))])
 
     def rho_groups(self) -> List[Tuple[int, bool]]:
         """(end stage, with head) of every cumulative sum that rho bounds."""
@@ -216,13 +219,14 @@ class StructureModel:
         for i, stride in enumerate(space.strides):
             for first in (True, False):
                 stage = None if first else i
-                c_in = 0 if (first and i == 0) else self.ix(
-                    i - 1 if first else i)
+                c_in = 0 if (first and i == 0) else self.ix(i -
+                                                            1 if first else i)
                 s = stride if first else 1
-                r_in = self.flop_sizes_in[i] if first else self.flop_sizes_out[i]
+                r_in = self.flop_sizes_in[i] if first else self.flop_sizes_out[
+                    i]
                 r_out = self.flop_sizes_out[i]
-                self._unit_monomials(add, i, c_in, s, r_in, r_out, first, stage,
-                                     tiny)
+                self._unit_monomials(add, i, c_in, s, r_in, r_out, first,
+                                     stage, tiny)
         if space.head_channels:
             H = float(space.head_channels)
             r = self.flop_sizes_out[-1]

@@ -17,7 +17,8 @@ strides):
 * ConvKXBNRELU (stem, head conv): params ``c*o*k^2 + 2o``; FLOPs
   ``conv(c, o, k, s) + o/s^2`` (ReLU); entropy ``log sqrt(c*k^2)``; width
   ``c*k^2``; 1 layer.
-* ResK1KXK1 (bottleneck): params ``c*m + 2m + m*m*k^2 + 2m + m*o + 2o`` plus the
+* ResK1KXK1 (bottleneck): params ``c*m + 2m + m*m*k^2 + 2m + m*o + 2o`` plus
+the
   projection ``c*o + 2o``, present when ``c != o`` or on the first unit of its
   super-block; FLOPs ``conv(c,m,1,1) + conv(m,m,k,s) + conv(m,o,1,1)/s^2 + m +
   m/s^2 + o/s^2`` (ReLUs), ``+ c`` (2x2 average pool, on every stride-2 unit),
@@ -31,7 +32,8 @@ strides):
   ``c == o``; the SE adds no FLOPs and there is never a projection; entropy
   ``log sqrt(c) + log sqrt(k^2) + log sqrt(m)``; width ``c*k^2*m``; 3 layers.
 * ResKXKX (basic): params ``c*m*k^2 + 2m + m*o*k^2 + 2o`` plus a projection
-  ``c*o + 2o`` only when ``c != o``; the stride sits on the *second* k x k conv;
+  ``c*o + 2o`` only when ``c != o``; the stride sits on the *second* k x k
+  conv;
   FLOPs ``conv(c,m,k,1) + conv(m,o,k,s) + m + o/s^2 + [s=2] c`` plus, with the
   projection, ``conv(c,o,1,1)/s^2 + o/s^2``. TinyNAS defines no DeepMAD entropy
   and no width for it (its scorer fails on such networks); here they are
@@ -43,14 +45,14 @@ end (``stage_info`` is TinyNAS's ``get_stage_info``: block index, cumulative
 units B_s, cumulative layers D_s, channels C_s and side R_s). R_s is computed
 at ``score_resolution`` = 224 by default whatever the image size, with floor
 division, and is 1 after any SE unit (TinyNAS's SE reports output side 1).
-``S = sum_s alpha_s (log C_s + log R_s^2) sum_{u < B_s} h_u``. The depth penalty
+``S = sum_s alpha_s (log C_s + log R_s^2) sum_{u < B_s} h_u``. The depth
+penalty
 is ``beta * exp(std(L))`` (population std) over the super-blocks' ``L``; when
 the second block is a SuperResK1KXK1 the first ``L`` is dropped twice (and
 there must be exactly five super-blocks), for SuperResKXKX once, for depthwise
 networks never. ``rho = max_s exp(log D_s - sum_{u < B_s} log w_u / D_s)``.
 """
 from __future__ import annotations
-
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -97,7 +99,8 @@ def _conv_flops(c_in: int, c_out: int, k: int, s: int, g: int,
 class TinyNASUnit:
     """One entry of TinyNAS's per-block lists: a plain conv or a residual unit.
 
-    ``flops`` is per input-side^2 (TinyNAS's ``self.flops``); ``entropy`` is the
+    ``flops`` is per input-side^2 (TinyNAS's ``self.flops``); ``entropy`` is
+    the
     unit's ``get_deepmad_forward`` value and ``width`` its ``get_width``."""
 
     block_index: int
@@ -146,50 +149,55 @@ def _residual_unit(index: int, kind: str, c_in: int, c_out: int, m: int,
                    k: int, s: int, first: bool) -> TinyNASUnit:
     exact = True
     if kind == K1KXK1:
-        params = (c_in * m + 2 * m) + (m * m * k**2 + 2 * m) + (m * c_out +
-                                                               2 * c_out)
-        flops = (_conv_flops(c_in, m, 1, 1, 1, 1.0) +
-                 _conv_flops(m, m, k, s, 1, 1.0) +
-                 _conv_flops(m, c_out, 1, 1, 1, 1.0 / s) + m + m / s**2 +
-                 c_out / s**2)
+        params = (c_in * m + 2 * m) + (m * m * k**2 + 2 * m) + (
+            m * c_out + 2 * c_out)
+        flops = (
+            _conv_flops(c_in, m, 1, 1, 1, 1.0) +
+            _conv_flops(m, m, k, s, 1, 1.0) +
+            _conv_flops(m, c_out, 1, 1, 1, 1.0 / s) + m + m / s**2 +
+            c_out / s**2)
         if s == 2:
             flops = flops + c_in
         if c_in != c_out or first:
             params += c_in * c_out + 2 * c_out
             flops = flops + _conv_flops(c_in, c_out, 1, 1, 1,
                                         1.0 / s) + c_out / s**2
-        entropy = (_LOG(_SQRT(c_in**1)) + _LOG(_SQRT(1**2)) +
-                   _LOG(_SQRT(m**1)) + _LOG(_SQRT(k**2)) + _LOG(_SQRT(m**1)) +
-                   _LOG(_SQRT(1**2)))
+        entropy = (
+            _LOG(_SQRT(c_in**1)) + _LOG(_SQRT(1**2)) + _LOG(_SQRT(m**1)) +
+            _LOG(_SQRT(k**2)) + _LOG(_SQRT(m**1)) + _LOG(_SQRT(1**2)))
         width = c_in * 1**2 * m * k**2 * m * 1**2
         layers = 3
     elif kind in (K1DWSEK1, K1DWK1):
-        params = (c_in * m + 2 * m) + (m * k**2 + 2 * m) + (m * c_out +
-                                                           2 * c_out)
+        params = (c_in * m + 2 * m) + (m * k**2 + 2 * m) + (
+            m * c_out + 2 * c_out)
         if kind == K1DWSEK1:
             q = se_squeeze_channels(m)
             params += (m * q + 2 * q) + (q * m + 2 * m)
-        flops = (_conv_flops(c_in, m, 1, 1, 1, 1.0) +
-                 _conv_flops(m, m, k, s, m, 1.0) +
-                 _conv_flops(m, c_out, 1, 1, 1, 1.0 / s) + m + m / s**2 +
-                 c_out / s**2)
+        flops = (
+            _conv_flops(c_in, m, 1, 1, 1, 1.0) +
+            _conv_flops(m, m, k, s, m, 1.0) +
+            _conv_flops(m, c_out, 1, 1, 1, 1.0 / s) + m + m / s**2 +
+            c_out / s**2)
         if c_in == c_out and s == 2:
             flops += c_in
-        entropy = (_LOG(_SQRT(c_in**1)) + _LOG(_SQRT(1**2)) +
-                   _LOG(_SQRT(k**2)) + _LOG(_SQRT(m**1)) + _LOG(_SQRT(1**2)))
+        entropy = (
+            _LOG(_SQRT(c_in**1)) + _LOG(_SQRT(1**2)) + _LOG(_SQRT(k**2)) +
+            _LOG(_SQRT(m**1)) + _LOG(_SQRT(1**2)))
         width = c_in * 1**2 * 1 * k**2 * m * 1**2
         layers = 3
     elif kind == KXKX:
         params = (c_in * m * k**2 + 2 * m) + (m * c_out * k**2 + 2 * c_out)
-        flops = (_conv_flops(c_in, m, k, 1, 1, 1.0) +
-                 _conv_flops(m, c_out, k, s, 1, 1.0) + m + c_out / s**2)
+        flops = (
+            _conv_flops(c_in, m, k, 1, 1, 1.0) +
+            _conv_flops(m, c_out, k, s, 1, 1.0) + m + c_out / s**2)
         if s == 2:
             flops = flops + c_in
         if c_in != c_out:
             params += c_in * c_out + 2 * c_out
             flops = flops + _conv_flops(c_in, c_out, 1, 1, 1,
                                         1.0 / s) + c_out / s**2
-        # Not defined by TinyNAS (ResKXKX has no get_deepmad_forward/get_width).
+        # Not defined by TinyNAS (ResKXKX has no
+        # get_deepmad_forward/get_width).
         entropy = _LOG(_SQRT(c_in * k**2)) + _LOG(_SQRT(m * k**2))
         width = c_in * k**2 * m * k**2
         layers = 2
@@ -213,8 +221,8 @@ def _residual_unit(index: int, kind: str, c_in: int, c_out: int, m: int,
         exact=exact)
 
 
-def tinynas_blocks(structure: Sequence[Dict[str, Any]]
-                   ) -> List[List[TinyNASUnit]]:
+def tinynas_blocks(
+        structure: Sequence[Dict[str, Any]]) -> List[List[TinyNASUnit]]:
     """The units of every block of a (valid) TinyNAS structure, in order."""
     blocks = []
     for index, block in enumerate(structure):
@@ -375,14 +383,15 @@ def _as_structure(arch) -> Tuple[List[Dict[str, Any]], Optional[int]]:
                     f'block dicts), got {type(arch).__name__}')
 
 
-def evaluate_tinynas(arch: Union[ArchSpec, Sequence[Dict[str, Any]]],
-                     alpha: Sequence[float] = DEFAULT_ALPHA,
-                     beta: float = DEFAULT_BETA,
-                     budgets: Optional[Budgets] = None,
-                     *,
-                     image_size: Optional[Union[int, float]] = None,
-                     score_resolution: Union[int, float] = SCORE_RESOLUTION
-                     ) -> TinyNASEvaluation:
+def evaluate_tinynas(
+    arch: Union[ArchSpec, Sequence[Dict[str, Any]]],
+    alpha: Sequence[float] = DEFAULT_ALPHA,
+    beta: float = DEFAULT_BETA,
+    budgets: Optional[Budgets] = None,
+    *,
+    image_size: Optional[Union[int, float]] = None,
+    score_resolution: Union[int,
+                            float] = SCORE_RESOLUTION) -> TinyNASEvaluation:
     """Score and count a spec or a raw TinyNAS structure as TinyNAS does.
 
     ``alpha`` is the ``multi_block_ratio`` (one weight per stage, a 0 weight

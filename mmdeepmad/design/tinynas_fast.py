@@ -20,7 +20,8 @@ Example::
 Closed forms (``c`` in channels of the super-block, ``o`` out, ``m`` btn, ``k``
 kernel, ``s`` stride, ``L`` units; FLOPs per unit are per input-side^2 and are
 multiplied by the square of the float input side; the first unit has input
-``c`` and stride ``s``, the other ``L - 1`` units input ``o``, stride 1 and side
+``c`` and stride ``s``, the other ``L - 1`` units input ``o``, stride 1 and
+side
 ``r / s``), see :mod:`mmdeepmad.design.tinynas` for each term's origin:
 
 * bottleneck (ResK1KXK1), first unit: params ``cm + 2m + m^2k^2 + 2m + mo + 2o
@@ -28,7 +29,8 @@ multiplied by the square of the float input side; the first unit has input
   + o/s^2 + [s=2] c + (co + 2o)/s^2 + o/s^2``; other units: params ``2om +
   m^2k^2 + 4m + 2o``, FLOPs ``2om + m^2k^2 + 6m + 3o``.
 * mbv2 / mbv2-se (ResK1DWK1 / ResK1DWSEK1), first unit: params ``cm + 2m + mk^2
-  + 2m + mo + 2o`` (+ SE ``2mq + 2q + 2m``); FLOPs ``cm + 2m + (mk^2 + 2m)/s^2 +
+  + 2m + mo + 2o`` (+ SE ``2mq + 2q + 2m``); FLOPs ``cm + 2m + (mk^2 + 2m)/s^2
+  +
   (mo + 2o)/s^2 + m + m/s^2 + o/s^2 + [c=o, s=2] c``; other units: params
   ``2om + mk^2 + 4m + 2o`` (+ SE), FLOPs ``2om + mk^2 + 6m + 3o``.
 * basic (ResKXKX), first unit: params ``cmk^2 + 2m + mok^2 + 2o + [c!=o](co +
@@ -42,7 +44,6 @@ multiplied by the square of the float input side; the first unit has input
   (basic, not defined by TinyNAS).
 """
 from __future__ import annotations
-
 from typing import Dict, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -165,18 +166,29 @@ class TinyNASFastScorer:
     def _dummy_structure(self):
         klass = CLASS_OF_FAMILY[self.family]
         structure = [{
-            'class': 'ConvKXBNRELU', 'in': self.in_channels, 'out': 8,
-            'k': self.stem_kernel, 's': self.stem_stride
+            'class': 'ConvKXBNRELU',
+            'in': self.in_channels,
+            'out': 8,
+            'k': self.stem_kernel,
+            's': self.stem_stride
         }]
         for s in self.strides:
             structure.append({
-                'class': klass, 'in': 8, 'out': 8, 'k': 3, 's': s, 'L': 1,
+                'class': klass,
+                'in': 8,
+                'out': 8,
+                'k': 3,
+                's': s,
+                'L': 1,
                 'btn': 8
             })
         if self.head_channels is not None:
             structure.append({
-                'class': 'ConvKXBNRELU', 'in': 8, 'out': self.head_channels,
-                'k': self.head_kernel, 's': 1
+                'class': 'ConvKXBNRELU',
+                'in': 8,
+                'out': self.head_channels,
+                'k': self.head_kernel,
+                's': 1
             })
         return structure
 
@@ -189,8 +201,9 @@ class TinyNASFastScorer:
         spec_to_tinynas(spec)  # raises SpecError if TinyNAS cannot hold it
         families = set(spec.blocks)
         if len(families) != 1:
-            raise ValueError('the fast scorer needs one block family, the spec '
-                             f'has {sorted(families)}')
+            raise ValueError(
+                'the fast scorer needs one block family, the spec '
+                f'has {sorted(families)}')
         kwargs = dict(
             family=spec.stages[0].block,
             strides=tuple(stage.stride for stage in spec.stages),
@@ -210,16 +223,16 @@ class TinyNASFastScorer:
         """The candidate arrays of a list of specs, as keyword arguments for
         :meth:`__call__`."""
         return {
-            'out_channels': np.array(
-                [[st.out_channels for st in sp.stages] for sp in specs]),
-            'mid_channels': np.array(
-                [[st.mid_channels for st in sp.stages] for sp in specs]),
-            'kernel_size': np.array(
-                [[st.kernel_size for st in sp.stages] for sp in specs]),
-            'depth': np.array([[st.depth for st in sp.stages]
-                               for sp in specs]),
-            'stem_channels': np.array(
-                [sp.stem.out_channels for sp in specs]),
+            'out_channels':
+            np.array([[st.out_channels for st in sp.stages] for sp in specs]),
+            'mid_channels':
+            np.array([[st.mid_channels for st in sp.stages] for sp in specs]),
+            'kernel_size':
+            np.array([[st.kernel_size for st in sp.stages] for sp in specs]),
+            'depth':
+            np.array([[st.depth for st in sp.stages] for sp in specs]),
+            'stem_channels':
+            np.array([sp.stem.out_channels for sp in specs]),
         }
 
     # ---- evaluation --------------------------------------------------------
@@ -277,8 +290,8 @@ class TinyNASFastScorer:
                 om = o * m
                 p_first = c * m + 4 * m + mk2 + om + 4 * o + c * o
                 p_rest = 2 * om + mk2 + 4 * m + 2 * o
-                f_first = (c * m + 3 * m + (mk2 + 3 * m + om + 6 * o + c * o)
-                           / s2)
+                f_first = (
+                    c * m + 3 * m + (mk2 + 3 * m + om + 6 * o + c * o) / s2)
                 if s == 2:
                     f_first = f_first + c
                 f_rest = 2 * om + mk2 + 6 * m + 3 * o
@@ -303,11 +316,13 @@ class TinyNASFastScorer:
             else:  # basic
                 omk2 = o * m * k2
                 proj = c != o
-                p_first = (c * m * k2 + 2 * m + omk2 + 2 * o +
-                           np.where(proj, c * o + 2 * o, 0.0))
+                p_first = (
+                    c * m * k2 + 2 * m + omk2 + 2 * o +
+                    np.where(proj, c * o + 2 * o, 0.0))
                 p_rest = 2 * omk2 + 2 * m + 2 * o
-                f_first = (c * m * k2 + 3 * m + (omk2 + 3 * o) / s2 +
-                           np.where(proj, (c * o + 3 * o) / s2, 0.0))
+                f_first = (
+                    c * m * k2 + 3 * m + (omk2 + 3 * o) / s2 +
+                    np.where(proj, (c * o + 3 * o) / s2, 0.0))
                 if s == 2:
                     f_first = f_first + c
                 f_rest = 2 * omk2 + 3 * m + 3 * o

@@ -3,11 +3,13 @@
 A TinyNAS structure (``structure_info`` in its configs, ``best_structures`` in
 its ``configs/classification/models/*.txt`` files) is a list of block dicts:
 
-* ``{'class': 'ConvKXBNRELU', 'in', 'out', 'k', 's'}``: a plain conv + BN + ReLU.
+* ``{'class': 'ConvKXBNRELU', 'in', 'out', 'k', 's'}``: a plain conv + BN +
+ReLU.
   The first block is the stem; a last one (stride 1) is the head conv of the
   depthwise models.
 * super-blocks ``{'class': 'SuperResK1KXK1' | 'SuperResK1DWSEK1' |
-  'SuperResK1DWK1' | 'SuperResKXKX', 'in', 'out', 'k', 's', 'L', 'btn'}`` with an
+  'SuperResK1DWK1' | 'SuperResKXKX', 'in', 'out', 'k', 's', 'L', 'btn'}`` with
+  an
   optional ``'inner_class'`` (``'ResK1KXK1'``, ...): ``L`` residual units, the
   first ``in -> out`` with stride ``s``, the others ``out -> out``.
 
@@ -34,14 +36,13 @@ express them. Every error is a :class:`~mmdeepmad.design.spec.SpecError` naming
 the block index and the key.
 """
 from __future__ import annotations
-
 import ast
 import json
 import os
 import pprint
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-from .spec import (ArchSpec, HeadConvSpec, SpecError, StageSpec, StemSpec)
+from .spec import ArchSpec, HeadConvSpec, SpecError, StageSpec, StemSpec
 
 PLAIN_CLASS = 'ConvKXBNRELU'
 
@@ -99,9 +100,10 @@ def _check_block(index: int, block: Any) -> None:
         if key not in block:
             _fail(index, block, key, 'is missing')
     for key in sorted(set(block) - allowed, key=str):
-        _fail(index, block, key,
-              'is not supported (the spec cannot express it); allowed keys: '
-              f'{sorted(allowed)}')
+        _fail(
+            index, block, key,
+            'is not supported (the spec cannot express it); allowed keys: '
+            f'{sorted(allowed)}')
     for key in required + tuple(k for k in _OPTIONAL_KEYS if k in block):
         value = block[key]
         if not (isinstance(value, int) and not isinstance(value, bool)
@@ -113,9 +115,10 @@ def _check_block(index: int, block: Any) -> None:
     if block['k'] % 2 != 1:
         _fail(index, block, 'k', f"must be odd, got {block['k']!r}")
     if 'inner_class' in block and block['inner_class'] != INNER_CLASS[kind]:
-        _fail(index, block, 'inner_class',
-              f'must be {INNER_CLASS[kind]!r} for {kind}, '
-              f"got {block['inner_class']!r}")
+        _fail(
+            index, block, 'inner_class',
+            f'must be {INNER_CLASS[kind]!r} for {kind}, '
+            f"got {block['inner_class']!r}")
 
 
 def validate_structure(structure: Any) -> None:
@@ -125,8 +128,9 @@ def validate_structure(structure: Any) -> None:
         raise SpecError('a TinyNAS structure must be a list of block dicts, '
                         f'got {type(structure).__name__}')
     if len(structure) < 2:
-        raise SpecError('a TinyNAS structure needs a ConvKXBNRELU stem and at '
-                        f'least one super-block; got {len(structure)} block(s)')
+        raise SpecError(
+            'a TinyNAS structure needs a ConvKXBNRELU stem and at '
+            f'least one super-block; got {len(structure)} block(s)')
     for index, block in enumerate(structure):
         _check_block(index, block)
     last = len(structure) - 1
@@ -138,15 +142,17 @@ def validate_structure(structure: Any) -> None:
                       f'must be {PLAIN_CLASS!r} (the stem), got {kind!r}')
             continue
         if block['in'] != structure[index - 1]['out']:
-            _fail(index, block, 'in',
-                  f"is {block['in']} but block {index - 1} has "
-                  f"out {structure[index - 1]['out']} (channels must chain)")
+            _fail(
+                index, block, 'in',
+                f"is {block['in']} but block {index - 1} has "
+                f"out {structure[index - 1]['out']} (channels must chain)")
         if kind == PLAIN_CLASS:
             if index != last or index == 1:
-                _fail(index, block, 'class',
-                      f'{PLAIN_CLASS} is supported only as the stem (first '
-                      'block) or the head conv (last block, after at least '
-                      'one super-block)')
+                _fail(
+                    index, block, 'class',
+                    f'{PLAIN_CLASS} is supported only as the stem (first '
+                    'block) or the head conv (last block, after at least '
+                    'one super-block)')
             if block.get('s', 1) != 1:
                 _fail(index, block, 's',
                       f"must be 1 for the head conv, got {block['s']!r}")
@@ -157,9 +163,10 @@ def validate_structure(structure: Any) -> None:
             if first_act is None:
                 first_act = (act, index)
             elif act != first_act[0]:
-                _fail(index, block, 'class',
-                      f"gives {act} units but block {first_act[1]} gives "
-                      f'{first_act[0]} units; a spec has one activation')
+                _fail(
+                    index, block, 'class',
+                    f"gives {act} units but block {first_act[1]} gives "
+                    f'{first_act[0]} units; a spec has one activation')
 
 
 def spec_from_tinynas(structure: Sequence[Dict[str, Any]],
@@ -265,7 +272,8 @@ def spec_to_tinynas(spec: ArchSpec, inner_class: bool = True) -> Structure:
     return structure
 
 
-# ---- text and files ----------------------------------------------------------
+# ---- text and files
+# ----------------------------------------------------------
 def _literal(text: str, where: str) -> Any:
     stripped = text.strip()
     try:
@@ -274,15 +282,16 @@ def _literal(text: str, where: str) -> Any:
         pass
     try:
         return ast.literal_eval(stripped)
-    except (ValueError, SyntaxError, TypeError, MemoryError,
-            RecursionError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         pass
-    # A TinyNAS config (.py): find ``structure_info = [...]`` without running it.
+    # A TinyNAS config (.py): find ``structure_info = [...]`` without running
+    # it.
     found = _structure_from_config(stripped)
     if found is not None:
         return found
-    raise SpecError(f'{where}: not a JSON value, a Python literal or a TinyNAS '
-                    'config holding structure_info')
+    raise SpecError(
+        f'{where}: not a JSON value, a Python literal or a TinyNAS '
+        'config holding structure_info')
 
 
 def _structure_from_config(source: str) -> Optional[Structure]:
@@ -310,8 +319,8 @@ def _structure_from_config(source: str) -> Optional[Structure]:
     return None
 
 
-def parse_tinynas_structures(text: str, where: str = 'TinyNAS text'
-                             ) -> List[Structure]:
+def parse_tinynas_structures(text: str,
+                             where: str = 'TinyNAS text') -> List[Structure]:
     """Every structure in a text, without evaluating code.
 
     Accepted: a JSON or Python-literal list of block dicts (one structure); a
@@ -322,9 +331,8 @@ def parse_tinynas_structures(text: str, where: str = 'TinyNAS text'
     if isinstance(data, dict):
         if 'best_structures' in data:
             structures = data['best_structures']
-            if (not isinstance(structures, (list, tuple)) or not structures
-                    or not all(isinstance(s, (list, tuple))
-                               for s in structures)):
+            if (not isinstance(structures, (list, tuple)) or not structures or
+                    not all(isinstance(s, (list, tuple)) for s in structures)):
                 raise SpecError(f"{where}: 'best_structures' must be a "
                                 'non-empty list of structures (lists)')
             return [list(s) for s in structures]
@@ -384,8 +392,10 @@ def tinynas_to_text(structures: Union[ArchSpec, Structure, List[Structure]],
         structures = [structures]
     for structure in structures:
         validate_structure(structure)
-    data = {'best_structures': [list(s) for s in structures],
-            'space_arch': space_arch}
+    data = {
+        'best_structures': [list(s) for s in structures],
+        'space_arch': space_arch
+    }
     return pprint.pformat(data, indent=1, width=100, sort_dicts=True) + '\n'
 
 
@@ -393,9 +403,9 @@ def save_tinynas(spec_or_structure: Union[ArchSpec, Structure],
                  path: str) -> None:
     """Write one structure: a JSON list for ``*.json``, TinyNAS's ``.txt``
     format otherwise."""
-    structure = (spec_to_tinynas(spec_or_structure)
-                 if isinstance(spec_or_structure, ArchSpec) else
-                 list(spec_or_structure))
+    structure = (
+        spec_to_tinynas(spec_or_structure) if isinstance(
+            spec_or_structure, ArchSpec) else list(spec_or_structure))
     validate_structure(structure)
     if path.endswith('.json'):
         text = json.dumps(structure, indent=1, sort_keys=True) + '\n'

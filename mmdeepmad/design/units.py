@@ -10,7 +10,6 @@ Only the standard library is imported here (the command line imports this
 before anything heavy).
 """
 from __future__ import annotations
-
 import math
 import re
 from typing import Optional, Sequence, Tuple
@@ -62,8 +61,8 @@ def parse_count(text: str,
             f'(1e3), M (1e6), G (1e9) or T (1e12), e.g. {example}')
     number = number.replace('_', '')
     # Scale through the decimal text so '4.13G' gives exactly 4.13e9.
-    value = (_exact_scaled(number, suffix.upper())
-             if suffix else float(number))
+    value = (
+        _exact_scaled(number, suffix.upper()) if suffix else float(number))
     if not math.isfinite(value):
         raise UnitError(f'{where}{text!r} is not finite; write e.g. {example}')
     if value <= 0:
@@ -118,9 +117,9 @@ def parse_int_list(text: str,
         try:
             value = int(part)
         except ValueError:
-            raise UnitError(f'{where}entry {part!r} is not an integer; give '
-                            'comma-separated integers, e.g. 2,2,2,1,2'
-                            ) from None
+            raise UnitError(
+                f'{where}entry {part!r} is not an integer; give '
+                'comma-separated integers, e.g. 2,2,2,1,2') from None
         if allowed is not None and value not in allowed:
             raise UnitError(f'{where}entry {value} is not allowed; each must '
                             f'be one of {", ".join(map(str, allowed))}')
@@ -141,9 +140,9 @@ def parse_float_list(text: str,
         try:
             value = float(part)
         except ValueError:
-            raise UnitError(f'{where}entry {part!r} is not a number; give '
-                            'comma-separated numbers, e.g. 1,1,1,1,8'
-                            ) from None
+            raise UnitError(
+                f'{where}entry {part!r} is not a number; give '
+                'comma-separated numbers, e.g. 1,1,1,1,8') from None
         if not math.isfinite(value) or (non_negative and value < 0):
             raise UnitError(f'{where}entry {part!r} must be a finite, '
                             'non-negative number')

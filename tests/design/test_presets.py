@@ -13,8 +13,8 @@ def test_preset_is_current_and_within_budget(name):
     assert stored.name == name
     assert stored.meta['command'] == preset_command(name)
     problem = PRESETS[name]
-    budgets = Budgets(flops=problem['flops'], params=problem['params'],
-                      rho=problem['rho'])
+    budgets = Budgets(
+        flops=problem['flops'], params=problem['params'], rho=problem['rho'])
     assert evaluate_tinynas(stored).satisfies(budgets)
     assert stored.resolution == problem.get('resolution', 224)
     # regenerate: the stored file is exactly what the engine writes today

@@ -15,8 +15,8 @@ from mmdeepmad.design.spec import ArchSpec, StageSpec, StemSpec
 def two_stage():
     return ArchSpec(
         stem=StemSpec(out_channels=8, kernel_size=3, stride=2),
-        stages=(StageSpec('basic', 16, 16, 3, 1, 2),
-                StageSpec('basic', 32, 32, 3, 2, 2)),
+        stages=(StageSpec('basic', 16, 16, 3, 1,
+                          2), StageSpec('basic', 32, 32, 3, 2, 2)),
         resolution=32,
         style='torchvision')
 

@@ -17,8 +17,8 @@ R50 = Budgets(flops=4.13e9, params=25.55e6, rho=0.3)
 
 
 def point(model, stem, out, mid, kernel):
-    return np.log(np.asarray([stem] + list(out) + list(mid) + list(kernel),
-                             dtype=float))
+    return np.log(
+        np.asarray([stem] + list(out) + list(mid) + list(kernel), dtype=float))
 
 
 def model_counts(model, z, depths):
@@ -31,8 +31,8 @@ def model_counts(model, z, depths):
 @pytest.mark.parametrize('convention', ['paper', 'tinynas'])
 @pytest.mark.parametrize('block', ['bottleneck', 'mbv2-se'])
 def test_problems_are_dcp_and_dpp(block, convention):
-    model = StructureModel(make_space(block, convention), convention,
-                           (1, 1, 1, 1, 8))
+    model = StructureModel(
+        make_space(block, convention), convention, (1, 1, 1, 1, 8))
     assert program.WidthProblem(model).problem.is_dcp(dpp=True)
     assert program.DepthProblem(model, 10.0).problem.is_dcp(dpp=True)
 
@@ -145,8 +145,8 @@ def test_infeasible_program_is_reported():
     space = make_space('bottleneck', 'paper')
     model = StructureModel(space, 'paper', (1, 1, 1, 1, 8))
     problem = program.WidthProblem(model)
-    problem.set_depths(np.full(5, 3.0), Budgets(flops=1e6, params=1e3,
-                                                rho=0.3))
+    problem.set_depths(
+        np.full(5, 3.0), Budgets(flops=1e6, params=1e3, rho=0.3))
     _, value, status = problem.solve(program.initial_point(model))
     assert value is None and 'infeasible' in status
     assert math.isfinite(program.depth_penalty(model, [1, 2, 3, 4, 5], 10))

@@ -29,8 +29,8 @@ REFERENCE = os.path.join(
     ('mbv2', 320e6, 3.5e6, 0.5),
     ('mbv2-se', 390e6, 5.3e6, 0.5),
 ])
-def test_paper_designs_meet_every_budget_by_exact_count(block, flops, params,
-                                                        rho):
+def test_paper_designs_meet_every_budget_by_exact_count(
+        block, flops, params, rho):
     result = design(block, flops, params, rho)
     counts = count(result.spec)
     scored = paper_score(result.spec)
@@ -55,8 +55,9 @@ def test_design_is_deterministic():
 
 def test_beats_the_official_release_on_its_own_terms():
     with open(REFERENCE, encoding='utf-8') as handle:
-        entry = next(e for e in json.load(handle)['structures']
-                     if e['name'] == 'deepmad-R50')
+        entry = next(
+            e for e in json.load(handle)['structures']
+            if e['name'] == 'deepmad-R50')
     result = design('bottleneck', convention='tinynas', **entry['budgets'])
     official = evaluate_tinynas(result.spec)
     assert official.satisfies(Budgets(**entry['budgets']))
@@ -95,8 +96,7 @@ def test_baseline_is_seeded_and_feasible():
     space = make_space('bottleneck', 'tinynas')
     budgets = Budgets(flops=1.8e9, params=11.7e6, rho=0.3)
     evaluate = make_evaluator(space, 'tinynas', (1, 1, 1, 1, 8), 10.0)
-    result = random_local_search(space, evaluate, budgets, seconds=1.0,
-                                 seed=1)
+    result = random_local_search(space, evaluate, budgets, seconds=1.0, seed=1)
     assert result.feasible and result.evaluations > 1000
     assert np.isfinite(result.score)
 

@@ -11,8 +11,8 @@ from mmdeepmad.design.spec import (ArchSpec, HeadConvSpec, SpecError,
 def small_spec(**changes):
     spec = ArchSpec(
         stem=StemSpec(out_channels=16),
-        stages=(StageSpec('bottleneck', 32, 8, 3, 2, 2),
-                StageSpec('bottleneck', 64, 16, 5, 3, 2)),
+        stages=(StageSpec('bottleneck', 32, 8, 3, 2,
+                          2), StageSpec('bottleneck', 64, 16, 5, 3, 2)),
         name='small')
     return spec.replace(**changes) if changes else spec
 

@@ -20,25 +20,92 @@ from mmdeepmad.design.tinynas_format import spec_from_tinynas
 # (/work/shared/reference/tinynas_released.json).
 RELEASED = [
     {
-        'name': 'deepmad-R18',
-        'image_size': 224,
-        'budgets': {'flops': 1820000000.0, 'params': 11690000.0, 'rho': 0.3},
+        'name':
+        'deepmad-R18',
+        'image_size':
+        224,
+        'budgets': {
+            'flops': 1820000000.0,
+            'params': 11690000.0,
+            'rho': 0.3
+        },
         'structure': [
-            {'class': 'ConvKXBNRELU', 'in': 3, 'k': 3, 'out': 32, 's': 2},
-            {'L': 1, 'btn': 40, 'class': 'SuperResK1KXK1', 'in': 32, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 96, 's': 2},
-            {'L': 6, 'btn': 40, 'class': 'SuperResK1KXK1', 'in': 96, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 384, 's': 2},
-            {'L': 9, 'btn': 64, 'class': 'SuperResK1KXK1', 'in': 384, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 384, 's': 2},
-            {'L': 10, 'btn': 104, 'class': 'SuperResK1KXK1', 'in': 384, 'inner_class': 'ResK1KXK1', 'k': 3, 'out': 1024, 's': 1},
-            {'L': 12, 'btn': 104, 'class': 'SuperResK1KXK1', 'in': 1024, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 672, 's': 2},
+            {
+                'class': 'ConvKXBNRELU',
+                'in': 3,
+                'k': 3,
+                'out': 32,
+                's': 2
+            },
+            {
+                'L': 1,
+                'btn': 40,
+                'class': 'SuperResK1KXK1',
+                'in': 32,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 96,
+                's': 2
+            },
+            {
+                'L': 6,
+                'btn': 40,
+                'class': 'SuperResK1KXK1',
+                'in': 96,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 384,
+                's': 2
+            },
+            {
+                'L': 9,
+                'btn': 64,
+                'class': 'SuperResK1KXK1',
+                'in': 384,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 384,
+                's': 2
+            },
+            {
+                'L': 10,
+                'btn': 104,
+                'class': 'SuperResK1KXK1',
+                'in': 384,
+                'inner_class': 'ResK1KXK1',
+                'k': 3,
+                'out': 1024,
+                's': 1
+            },
+            {
+                'L': 12,
+                'btn': 104,
+                'class': 'SuperResK1KXK1',
+                'in': 1024,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 672,
+                's': 2
+            },
         ],
-        'params': 11153088.0,
-        'flops': 1837323208.0,
-        'rho': 0.2990955537315473,
-        'score': 32120.203451603797,
-        'penalised_score': 32085.39694913356,
-        'depth_penalty': 34.80650247023732,
-        'satisfies_budgets': False,
-        'per_stage_score': [21.262652610355257, 109.48734142511589, 726.9775230465424, 2782.778974431731, 28479.696960090052],
+        'params':
+        11153088.0,
+        'flops':
+        1837323208.0,
+        'rho':
+        0.2990955537315473,
+        'score':
+        32120.203451603797,
+        'penalised_score':
+        32085.39694913356,
+        'depth_penalty':
+        34.80650247023732,
+        'satisfies_budgets':
+        False,
+        'per_stage_score': [
+            21.262652610355257, 109.48734142511589, 726.9775230465424,
+            2782.778974431731, 28479.696960090052
+        ],
         'stage_info': {
             'stage_idx': [0.0, 1.0, 2.0, 4.0, 5.0],
             'stage_block_num': [1.0, 2.0, 8.0, 27.0, 39.0],
@@ -48,25 +115,92 @@ RELEASED = [
         },
     },
     {
-        'name': 'deepmad-R34',
-        'image_size': 224,
-        'budgets': {'flops': 3680000000.0, 'params': 21800000.0, 'rho': 0.3},
+        'name':
+        'deepmad-R34',
+        'image_size':
+        224,
+        'budgets': {
+            'flops': 3680000000.0,
+            'params': 21800000.0,
+            'rho': 0.3
+        },
         'structure': [
-            {'class': 'ConvKXBNRELU', 'in': 3, 'k': 3, 'out': 24, 's': 2},
-            {'L': 1, 'btn': 24, 'class': 'SuperResK1KXK1', 'in': 24, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 128, 's': 2},
-            {'L': 10, 'btn': 48, 'class': 'SuperResK1KXK1', 'in': 128, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 512, 's': 2},
-            {'L': 13, 'btn': 88, 'class': 'SuperResK1KXK1', 'in': 512, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 896, 's': 2},
-            {'L': 11, 'btn': 104, 'class': 'SuperResK1KXK1', 'in': 896, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 1024, 's': 1},
-            {'L': 14, 'btn': 128, 'class': 'SuperResK1KXK1', 'in': 1024, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 616, 's': 2},
+            {
+                'class': 'ConvKXBNRELU',
+                'in': 3,
+                'k': 3,
+                'out': 24,
+                's': 2
+            },
+            {
+                'L': 1,
+                'btn': 24,
+                'class': 'SuperResK1KXK1',
+                'in': 24,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 128,
+                's': 2
+            },
+            {
+                'L': 10,
+                'btn': 48,
+                'class': 'SuperResK1KXK1',
+                'in': 128,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 512,
+                's': 2
+            },
+            {
+                'L': 13,
+                'btn': 88,
+                'class': 'SuperResK1KXK1',
+                'in': 512,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 896,
+                's': 2
+            },
+            {
+                'L': 11,
+                'btn': 104,
+                'class': 'SuperResK1KXK1',
+                'in': 896,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 1024,
+                's': 1
+            },
+            {
+                'L': 14,
+                'btn': 128,
+                'class': 'SuperResK1KXK1',
+                'in': 1024,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 616,
+                's': 2
+            },
         ],
-        'params': 21073160.0,
-        'flops': 3675274792.0,
-        'rho': 0.2999905763894322,
-        'score': 43142.6727676032,
-        'penalised_score': 43107.866265132965,
-        'depth_penalty': 34.80650247023732,
-        'satisfies_budgets': True,
-        'per_stage_score': [20.788576020317702, 103.53717443882094, 1204.2031284871941, 3946.292487445943, 37867.85140121092],
+        'params':
+        21073160.0,
+        'flops':
+        3675274792.0,
+        'rho':
+        0.2999905763894322,
+        'score':
+        43142.6727676032,
+        'penalised_score':
+        43107.866265132965,
+        'depth_penalty':
+        34.80650247023732,
+        'satisfies_budgets':
+        True,
+        'per_stage_score': [
+            20.788576020317702, 103.53717443882094, 1204.2031284871941,
+            3946.292487445943, 37867.85140121092
+        ],
         'stage_info': {
             'stage_idx': [0.0, 1.0, 2.0, 4.0, 5.0],
             'stage_block_num': [1.0, 2.0, 12.0, 36.0, 50.0],
@@ -76,25 +210,92 @@ RELEASED = [
         },
     },
     {
-        'name': 'deepmad-R50',
-        'image_size': 224,
-        'budgets': {'flops': 4130000000.0, 'params': 25550000.0, 'rho': 0.3},
+        'name':
+        'deepmad-R50',
+        'image_size':
+        224,
+        'budgets': {
+            'flops': 4130000000.0,
+            'params': 25550000.0,
+            'rho': 0.3
+        },
         'structure': [
-            {'class': 'ConvKXBNRELU', 'in': 3, 'k': 3, 'out': 32, 's': 2},
-            {'L': 1, 'btn': 40, 'class': 'SuperResK1KXK1', 'in': 32, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 128, 's': 2},
-            {'L': 11, 'btn': 48, 'class': 'SuperResK1KXK1', 'in': 128, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 512, 's': 2},
-            {'L': 12, 'btn': 88, 'class': 'SuperResK1KXK1', 'in': 512, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 872, 's': 2},
-            {'L': 13, 'btn': 104, 'class': 'SuperResK1KXK1', 'in': 872, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 1024, 's': 1},
-            {'L': 15, 'btn': 120, 'class': 'SuperResK1KXK1', 'in': 1024, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 1232, 's': 2},
+            {
+                'class': 'ConvKXBNRELU',
+                'in': 3,
+                'k': 3,
+                'out': 32,
+                's': 2
+            },
+            {
+                'L': 1,
+                'btn': 40,
+                'class': 'SuperResK1KXK1',
+                'in': 32,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 128,
+                's': 2
+            },
+            {
+                'L': 11,
+                'btn': 48,
+                'class': 'SuperResK1KXK1',
+                'in': 128,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 512,
+                's': 2
+            },
+            {
+                'L': 12,
+                'btn': 88,
+                'class': 'SuperResK1KXK1',
+                'in': 512,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 872,
+                's': 2
+            },
+            {
+                'L': 13,
+                'btn': 104,
+                'class': 'SuperResK1KXK1',
+                'in': 872,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 1024,
+                's': 1
+            },
+            {
+                'L': 15,
+                'btn': 120,
+                'class': 'SuperResK1KXK1',
+                'in': 1024,
+                'inner_class': 'ResK1KXK1',
+                'k': 5,
+                'out': 1232,
+                's': 2
+            },
         ],
-        'params': 24208144.0,
-        'flops': 4087263656.0,
-        'rho': 0.29975226791565324,
-        'score': 48919.27690537724,
-        'penalised_score': 48884.470402907005,
-        'depth_penalty': 34.80650247023732,
-        'satisfies_budgets': True,
-        'per_stage_score': [21.262652610355257, 111.9841639792132, 1323.6110627772057, 4178.823407928405, 43283.595618082065],
+        'params':
+        24208144.0,
+        'flops':
+        4087263656.0,
+        'rho':
+        0.29975226791565324,
+        'score':
+        48919.27690537724,
+        'penalised_score':
+        48884.470402907005,
+        'depth_penalty':
+        34.80650247023732,
+        'satisfies_budgets':
+        True,
+        'per_stage_score': [
+            21.262652610355257, 111.9841639792132, 1323.6110627772057,
+            4178.823407928405, 43283.595618082065
+        ],
         'stage_info': {
             'stage_idx': [0.0, 1.0, 2.0, 4.0, 5.0],
             'stage_block_num': [1.0, 2.0, 13.0, 38.0, 53.0],
@@ -104,26 +305,99 @@ RELEASED = [
         },
     },
     {
-        'name': 'deepmad-29M-224',
-        'image_size': 224,
-        'budgets': {'flops': 4500000000.0, 'params': 29000000.0, 'rho': 0.5},
+        'name':
+        'deepmad-29M-224',
+        'image_size':
+        224,
+        'budgets': {
+            'flops': 4500000000.0,
+            'params': 29000000.0,
+            'rho': 0.5
+        },
         'structure': [
-            {'class': 'ConvKXBNRELU', 'in': 3, 'k': 3, 'out': 40, 's': 2},
-            {'L': 2, 'btn': 240, 'class': 'SuperResK1DWSEK1', 'in': 40, 'inner_class': 'ResK1DWSEK1', 'k': 5, 'out': 40, 's': 1},
-            {'L': 4, 'btn': 512, 'class': 'SuperResK1DWSEK1', 'in': 40, 'inner_class': 'ResK1DWSEK1', 'k': 5, 'out': 85, 's': 2},
-            {'L': 6, 'btn': 800, 'class': 'SuperResK1DWSEK1', 'in': 85, 'inner_class': 'ResK1DWSEK1', 'k': 5, 'out': 134, 's': 2},
-            {'L': 6, 'btn': 1208, 'class': 'SuperResK1DWSEK1', 'in': 134, 'inner_class': 'ResK1DWSEK1', 'k': 5, 'out': 201, 's': 2},
-            {'L': 5, 'btn': 1872, 'class': 'SuperResK1DWSEK1', 'in': 201, 'inner_class': 'ResK1DWSEK1', 'k': 5, 'out': 312, 's': 2},
-            {'class': 'ConvKXBNRELU', 'in': 312, 'k': 1, 'out': 1792, 's': 1},
+            {
+                'class': 'ConvKXBNRELU',
+                'in': 3,
+                'k': 3,
+                'out': 40,
+                's': 2
+            },
+            {
+                'L': 2,
+                'btn': 240,
+                'class': 'SuperResK1DWSEK1',
+                'in': 40,
+                'inner_class': 'ResK1DWSEK1',
+                'k': 5,
+                'out': 40,
+                's': 1
+            },
+            {
+                'L': 4,
+                'btn': 512,
+                'class': 'SuperResK1DWSEK1',
+                'in': 40,
+                'inner_class': 'ResK1DWSEK1',
+                'k': 5,
+                'out': 85,
+                's': 2
+            },
+            {
+                'L': 6,
+                'btn': 800,
+                'class': 'SuperResK1DWSEK1',
+                'in': 85,
+                'inner_class': 'ResK1DWSEK1',
+                'k': 5,
+                'out': 134,
+                's': 2
+            },
+            {
+                'L': 6,
+                'btn': 1208,
+                'class': 'SuperResK1DWSEK1',
+                'in': 134,
+                'inner_class': 'ResK1DWSEK1',
+                'k': 5,
+                'out': 201,
+                's': 2
+            },
+            {
+                'L': 5,
+                'btn': 1872,
+                'class': 'SuperResK1DWSEK1',
+                'in': 201,
+                'inner_class': 'ResK1DWSEK1',
+                'k': 5,
+                'out': 312,
+                's': 2
+            },
+            {
+                'class': 'ConvKXBNRELU',
+                'in': 312,
+                'k': 1,
+                'out': 1792,
+                's': 1
+            },
         ],
-        'params': 26876956.0,
-        'flops': 4448877776.0,
-        'rho': 0.4964788262497393,
-        'score': 11915.370482986611,
-        'penalised_score': 11870.702899017062,
-        'depth_penalty': 44.667583969549014,
-        'satisfies_budgets': True,
-        'per_stage_score': [51.778265291975, 184.18845664027256, 419.4290480200165, 701.571510685541, 10558.403202348805],
+        'params':
+        26876956.0,
+        'flops':
+        4448877776.0,
+        'rho':
+        0.4964788262497393,
+        'score':
+        11915.370482986611,
+        'penalised_score':
+        11870.702899017062,
+        'depth_penalty':
+        44.667583969549014,
+        'satisfies_budgets':
+        True,
+        'per_stage_score': [
+            51.778265291975, 184.18845664027256, 419.4290480200165,
+            701.571510685541, 10558.403202348805
+        ],
         'stage_info': {
             'stage_idx': [1.0, 2.0, 3.0, 4.0, 6.0],
             'stage_block_num': [3.0, 7.0, 13.0, 19.0, 25.0],
@@ -135,7 +409,12 @@ RELEASED = [
 ]
 
 RTOL = 1e-6
-ACT = {'bottleneck': 'relu', 'basic': 'relu', 'mbv2': 'relu', 'mbv2-se': 'silu'}
+ACT = {
+    'bottleneck': 'relu',
+    'basic': 'relu',
+    'mbv2': 'relu',
+    'mbv2-se': 'silu'
+}
 
 
 def _rel(a, b):
@@ -214,8 +493,13 @@ def _flops_from_layout(spec):
     return total
 
 
-def _random_spec(rng, block, strides=None, head=None, resolution=224,
-                 max_depth=8, channel_choices=None):
+def _random_spec(rng,
+                 block,
+                 strides=None,
+                 head=None,
+                 resolution=224,
+                 max_depth=8,
+                 channel_choices=None):
     if strides is None:
         strides = (2, 2, 2, 1, 2)
     stem = int(rng.choice([16, 24, 32, 40]))
@@ -230,14 +514,21 @@ def _random_spec(rng, block, strides=None, head=None, resolution=224,
         else:
             mid = int(rng.integers(1, 40)) * 8
         stages.append(
-            StageSpec(block=block, out_channels=out, mid_channels=mid,
-                      kernel_size=int(rng.choice([3, 5, 7])),
-                      depth=int(rng.integers(1, max_depth + 1)),
-                      stride=int(stride)))
+            StageSpec(
+                block=block,
+                out_channels=out,
+                mid_channels=mid,
+                kernel_size=int(rng.choice([3, 5, 7])),
+                depth=int(rng.integers(1, max_depth + 1)),
+                stride=int(stride)))
     head_conv = HeadConvSpec(out_channels=head) if head else None
-    return ArchSpec(stem=StemSpec(out_channels=stem, stride=2),
-                    stages=tuple(stages), head_conv=head_conv,
-                    resolution=resolution, style='tinynas', act=ACT[block])
+    return ArchSpec(
+        stem=StemSpec(out_channels=stem, stride=2),
+        stages=tuple(stages),
+        head_conv=head_conv,
+        resolution=resolution,
+        style='tinynas',
+        act=ACT[block])
 
 
 @pytest.mark.parametrize('block,strides,head', [
@@ -248,8 +539,8 @@ def _random_spec(rng, block, strides=None, head=None, resolution=224,
 def test_flops_term_by_term_and_params_match_layout(block, strides, head):
     rng = np.random.default_rng(1)
     for _ in range(50):
-        spec = _random_spec(rng, block, strides, head,
-                            channel_choices=[16, 24, 32, 48, 64])
+        spec = _random_spec(
+            rng, block, strides, head, channel_choices=[16, 24, 32, 48, 64])
         ev = evaluate_tinynas(spec)
         assert ev.flops == _flops_from_layout(spec)
         assert ev.params == count(spec).params
@@ -265,8 +556,11 @@ def test_se_flops_are_left_out():
     rng = np.random.default_rng(2)
     spec = _random_spec(rng, 'mbv2-se', (1, 2, 2, 2, 2), 1792)
     plain = spec.replace(
-        stages=tuple(s.__class__(**{**s.__dict__, 'block': 'mbv2'})
-                     for s in spec.stages), act='relu')
+        stages=tuple(
+            s.__class__(**{
+                **s.__dict__, 'block': 'mbv2'
+            }) for s in spec.stages),
+        act='relu')
     assert evaluate_tinynas(spec).flops == evaluate_tinynas(plain).flops
     assert evaluate_tinynas(spec).params > evaluate_tinynas(plain).params
 
@@ -291,13 +585,19 @@ def test_score_uses_224_whatever_the_image_size():
 def test_se_resets_the_scored_side_to_one():
     entry = RELEASED[3]
     spec = _released_spec(entry)
-    assert evaluate_tinynas(spec).stage_info.stage_feature_map_size == (
-        1, 1, 1, 1, 1)
+    assert evaluate_tinynas(spec).stage_info.stage_feature_map_size == (1, 1,
+                                                                        1, 1,
+                                                                        1)
     plain = spec.replace(
-        stages=tuple(s.__class__(**{**s.__dict__, 'block': 'mbv2'})
-                     for s in spec.stages), act='relu')
-    assert evaluate_tinynas(plain).stage_info.stage_feature_map_size == (
-        112, 56, 28, 14, 7)
+        stages=tuple(
+            s.__class__(**{
+                **s.__dict__, 'block': 'mbv2'
+            }) for s in spec.stages),
+        act='relu')
+    assert evaluate_tinynas(plain).stage_info.stage_feature_map_size == (112,
+                                                                         56,
+                                                                         28,
+                                                                         14, 7)
 
 
 def test_entropy_sum_is_cumulative_and_halved():
@@ -322,8 +622,8 @@ def test_rho_is_max_over_stages():
     info = ev.stage_info
     values = []
     for stage in range(5):
-        log_w = sum(math.log(u.width)
-                    for u in ev.units[:info.stage_block_num[stage]])
+        log_w = sum(
+            math.log(u.width) for u in ev.units[:info.stage_block_num[stage]])
         depth = info.stage_layer_num[stage]
         values.append(depth / math.exp(log_w / depth))
     assert ev.rho == pytest.approx(max(values), rel=1e-12)
@@ -331,7 +631,8 @@ def test_rho_is_max_over_stages():
 
 def test_depth_penalty_rules():
     r18 = RELEASED[0]['structure']  # L = 1, 6, 9, 10, 12
-    assert depth_penalty(r18) == pytest.approx(10 * math.exp(np.std([9, 10, 12])))
+    assert depth_penalty(r18) == pytest.approx(10 *
+                                               math.exp(np.std([9, 10, 12])))
     assert depth_penalty(r18, beta=0) == 0.0
     dw = RELEASED[3]['structure']  # L = 2, 4, 6, 6, 5
     assert depth_penalty(dw) == pytest.approx(
@@ -365,8 +666,8 @@ def test_zero_weight_skips_stage():
 
 def test_basic_units_follow_tinynas_not_layout():
     # ResKXKX: projection only when in != out; stride on the second conv.
-    spec = _random_spec(np.random.default_rng(3), 'basic',
-                        channel_choices=[32])
+    spec = _random_spec(
+        np.random.default_rng(3), 'basic', channel_choices=[32])
     ev = evaluate_tinynas(spec)
     assert not ev.exact
     proj_free = sum(unit.params for unit in ev.units)
@@ -393,15 +694,16 @@ def test_budgets():
     assert budgets.satisfied_by(1e9, 1e12, 0.3)
     assert not budgets.satisfied_by(1e9 + 1, 0, 0)
     assert budgets.constrained == {'flops': 1e9, 'rho': 0.3}
-    mask = budgets.mask(np.array([1e8, 2e9]), np.array([1, 1]),
-                        np.array([0.1, 0.1]))
+    mask = budgets.mask(
+        np.array([1e8, 2e9]), np.array([1, 1]), np.array([0.1, 0.1]))
     assert mask.tolist() == [True, False]
     assert Budgets.from_dict(budgets.to_dict()) == budgets
     assert Budgets.from_tinynas([
         dict(type='flops', budget=1.82e9),
         dict(type='model_size', budget=11.69e6),
         dict(type='efficient_score', budget=0.3)
-    ]) == Budgets(flops=1.82e9, params=11.69e6, rho=0.3)
+    ]) == Budgets(
+        flops=1.82e9, params=11.69e6, rho=0.3)
     with pytest.raises(ValueError, match='latency'):
         Budgets.from_tinynas([dict(type='latency', budget=1)])
     with pytest.raises(ValueError, match='flops'):
@@ -422,16 +724,28 @@ PATTERNS = {
 }
 
 
-def _random_candidates(rng, block, strides, head, resolution, n,
+def _random_candidates(rng,
+                       block,
+                       strides,
+                       head,
+                       resolution,
+                       n,
                        stem_kernels=(3, 5)):
     specs = []
     for _ in range(n):
         channel_choices = ([24, 32, 40, 48] if rng.random() < 0.3 else None)
-        spec = _random_spec(rng, block, strides, head, resolution,
-                            max_depth=12, channel_choices=channel_choices)
-        stem = StemSpec(out_channels=int(rng.integers(1, 9)) * 8,
-                        kernel_size=int(rng.choice(stem_kernels)),
-                        stride=spec.stem.stride)
+        spec = _random_spec(
+            rng,
+            block,
+            strides,
+            head,
+            resolution,
+            max_depth=12,
+            channel_choices=channel_choices)
+        stem = StemSpec(
+            out_channels=int(rng.integers(1, 9)) * 8,
+            kernel_size=int(rng.choice(stem_kernels)),
+            stride=spec.stem.stride)
         specs.append(spec.replace(stem=stem))
     return specs
 
@@ -446,8 +760,11 @@ def _assert_fast_equals_slow(scorer, specs, rtol=1e-9):
                     'penalised_score'):
             got, want = getattr(result, key)[i], getattr(ev, key)
             assert abs(got - want) <= rtol * abs(want) + 1e-12, (key, i)
-        np.testing.assert_allclose(result.per_stage_score[i],
-                                   ev.per_stage_score, rtol=rtol, atol=1e-12)
+        np.testing.assert_allclose(
+            result.per_stage_score[i],
+            ev.per_stage_score,
+            rtol=rtol,
+            atol=1e-12)
     return result
 
 
@@ -471,10 +788,10 @@ def test_fast_equals_slow_on_random_candidates(block):
 
 def test_fast_equals_slow_with_other_alpha_beta():
     rng = np.random.default_rng(7)
-    specs = _random_candidates(rng, 'mbv2-se', (1, 2, 2, 2, 2), 1792, 224,
-                               200, stem_kernels=(3, ))
-    scorer = TinyNASFastScorer.from_spec(specs[0], alpha=(0, 2, 1, 0.5, 4),
-                                         beta=3.0)
+    specs = _random_candidates(
+        rng, 'mbv2-se', (1, 2, 2, 2, 2), 1792, 224, 200, stem_kernels=(3, ))
+    scorer = TinyNASFastScorer.from_spec(
+        specs[0], alpha=(0, 2, 1, 0.5, 4), beta=3.0)
     _assert_fast_equals_slow(scorer, specs)
     scorer = TinyNASFastScorer.from_spec(specs[0], beta=0)
     result = _assert_fast_equals_slow(scorer, specs)
@@ -504,8 +821,7 @@ def test_fast_direct_arrays_and_shape_errors():
     assert result.params[1] == RELEASED[0]['params']
     with pytest.raises(ValueError, match='out_channels'):
         scorer(arrays['out_channels'][:, :4], arrays['mid_channels'],
-               arrays['kernel_size'], arrays['depth'],
-               arrays['stem_channels'])
+               arrays['kernel_size'], arrays['depth'], arrays['stem_channels'])
     with pytest.raises(ValueError, match='stem_channels'):
         scorer(arrays['out_channels'], arrays['mid_channels'],
                arrays['kernel_size'], arrays['depth'],

@@ -19,37 +19,247 @@ from mmdeepmad.design.tinynas_format import (load_tinynas,
 # The released DeepMAD structures (TinyNAS configs/classification/models/*.txt).
 RELEASED_STRUCTURES = {
     'deepmad-R18': [
-        {'class': 'ConvKXBNRELU', 'in': 3, 'k': 3, 'out': 32, 's': 2},
-        {'L': 1, 'btn': 40, 'class': 'SuperResK1KXK1', 'in': 32, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 96, 's': 2},
-        {'L': 6, 'btn': 40, 'class': 'SuperResK1KXK1', 'in': 96, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 384, 's': 2},
-        {'L': 9, 'btn': 64, 'class': 'SuperResK1KXK1', 'in': 384, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 384, 's': 2},
-        {'L': 10, 'btn': 104, 'class': 'SuperResK1KXK1', 'in': 384, 'inner_class': 'ResK1KXK1', 'k': 3, 'out': 1024, 's': 1},
-        {'L': 12, 'btn': 104, 'class': 'SuperResK1KXK1', 'in': 1024, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 672, 's': 2},
+        {
+            'class': 'ConvKXBNRELU',
+            'in': 3,
+            'k': 3,
+            'out': 32,
+            's': 2
+        },
+        {
+            'L': 1,
+            'btn': 40,
+            'class': 'SuperResK1KXK1',
+            'in': 32,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 96,
+            's': 2
+        },
+        {
+            'L': 6,
+            'btn': 40,
+            'class': 'SuperResK1KXK1',
+            'in': 96,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 384,
+            's': 2
+        },
+        {
+            'L': 9,
+            'btn': 64,
+            'class': 'SuperResK1KXK1',
+            'in': 384,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 384,
+            's': 2
+        },
+        {
+            'L': 10,
+            'btn': 104,
+            'class': 'SuperResK1KXK1',
+            'in': 384,
+            'inner_class': 'ResK1KXK1',
+            'k': 3,
+            'out': 1024,
+            's': 1
+        },
+        {
+            'L': 12,
+            'btn': 104,
+            'class': 'SuperResK1KXK1',
+            'in': 1024,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 672,
+            's': 2
+        },
     ],
     'deepmad-R34': [
-        {'class': 'ConvKXBNRELU', 'in': 3, 'k': 3, 'out': 24, 's': 2},
-        {'L': 1, 'btn': 24, 'class': 'SuperResK1KXK1', 'in': 24, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 128, 's': 2},
-        {'L': 10, 'btn': 48, 'class': 'SuperResK1KXK1', 'in': 128, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 512, 's': 2},
-        {'L': 13, 'btn': 88, 'class': 'SuperResK1KXK1', 'in': 512, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 896, 's': 2},
-        {'L': 11, 'btn': 104, 'class': 'SuperResK1KXK1', 'in': 896, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 1024, 's': 1},
-        {'L': 14, 'btn': 128, 'class': 'SuperResK1KXK1', 'in': 1024, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 616, 's': 2},
+        {
+            'class': 'ConvKXBNRELU',
+            'in': 3,
+            'k': 3,
+            'out': 24,
+            's': 2
+        },
+        {
+            'L': 1,
+            'btn': 24,
+            'class': 'SuperResK1KXK1',
+            'in': 24,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 128,
+            's': 2
+        },
+        {
+            'L': 10,
+            'btn': 48,
+            'class': 'SuperResK1KXK1',
+            'in': 128,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 512,
+            's': 2
+        },
+        {
+            'L': 13,
+            'btn': 88,
+            'class': 'SuperResK1KXK1',
+            'in': 512,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 896,
+            's': 2
+        },
+        {
+            'L': 11,
+            'btn': 104,
+            'class': 'SuperResK1KXK1',
+            'in': 896,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 1024,
+            's': 1
+        },
+        {
+            'L': 14,
+            'btn': 128,
+            'class': 'SuperResK1KXK1',
+            'in': 1024,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 616,
+            's': 2
+        },
     ],
     'deepmad-R50': [
-        {'class': 'ConvKXBNRELU', 'in': 3, 'k': 3, 'out': 32, 's': 2},
-        {'L': 1, 'btn': 40, 'class': 'SuperResK1KXK1', 'in': 32, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 128, 's': 2},
-        {'L': 11, 'btn': 48, 'class': 'SuperResK1KXK1', 'in': 128, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 512, 's': 2},
-        {'L': 12, 'btn': 88, 'class': 'SuperResK1KXK1', 'in': 512, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 872, 's': 2},
-        {'L': 13, 'btn': 104, 'class': 'SuperResK1KXK1', 'in': 872, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 1024, 's': 1},
-        {'L': 15, 'btn': 120, 'class': 'SuperResK1KXK1', 'in': 1024, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 1232, 's': 2},
+        {
+            'class': 'ConvKXBNRELU',
+            'in': 3,
+            'k': 3,
+            'out': 32,
+            's': 2
+        },
+        {
+            'L': 1,
+            'btn': 40,
+            'class': 'SuperResK1KXK1',
+            'in': 32,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 128,
+            's': 2
+        },
+        {
+            'L': 11,
+            'btn': 48,
+            'class': 'SuperResK1KXK1',
+            'in': 128,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 512,
+            's': 2
+        },
+        {
+            'L': 12,
+            'btn': 88,
+            'class': 'SuperResK1KXK1',
+            'in': 512,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 872,
+            's': 2
+        },
+        {
+            'L': 13,
+            'btn': 104,
+            'class': 'SuperResK1KXK1',
+            'in': 872,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 1024,
+            's': 1
+        },
+        {
+            'L': 15,
+            'btn': 120,
+            'class': 'SuperResK1KXK1',
+            'in': 1024,
+            'inner_class': 'ResK1KXK1',
+            'k': 5,
+            'out': 1232,
+            's': 2
+        },
     ],
     'deepmad-29M-224': [
-        {'class': 'ConvKXBNRELU', 'in': 3, 'k': 3, 'out': 40, 's': 2},
-        {'L': 2, 'btn': 240, 'class': 'SuperResK1DWSEK1', 'in': 40, 'inner_class': 'ResK1DWSEK1', 'k': 5, 'out': 40, 's': 1},
-        {'L': 4, 'btn': 512, 'class': 'SuperResK1DWSEK1', 'in': 40, 'inner_class': 'ResK1DWSEK1', 'k': 5, 'out': 85, 's': 2},
-        {'L': 6, 'btn': 800, 'class': 'SuperResK1DWSEK1', 'in': 85, 'inner_class': 'ResK1DWSEK1', 'k': 5, 'out': 134, 's': 2},
-        {'L': 6, 'btn': 1208, 'class': 'SuperResK1DWSEK1', 'in': 134, 'inner_class': 'ResK1DWSEK1', 'k': 5, 'out': 201, 's': 2},
-        {'L': 5, 'btn': 1872, 'class': 'SuperResK1DWSEK1', 'in': 201, 'inner_class': 'ResK1DWSEK1', 'k': 5, 'out': 312, 's': 2},
-        {'class': 'ConvKXBNRELU', 'in': 312, 'k': 1, 'out': 1792, 's': 1},
+        {
+            'class': 'ConvKXBNRELU',
+            'in': 3,
+            'k': 3,
+            'out': 40,
+            's': 2
+        },
+        {
+            'L': 2,
+            'btn': 240,
+            'class': 'SuperResK1DWSEK1',
+            'in': 40,
+            'inner_class': 'ResK1DWSEK1',
+            'k': 5,
+            'out': 40,
+            's': 1
+        },
+        {
+            'L': 4,
+            'btn': 512,
+            'class': 'SuperResK1DWSEK1',
+            'in': 40,
+            'inner_class': 'ResK1DWSEK1',
+            'k': 5,
+            'out': 85,
+            's': 2
+        },
+        {
+            'L': 6,
+            'btn': 800,
+            'class': 'SuperResK1DWSEK1',
+            'in': 85,
+            'inner_class': 'ResK1DWSEK1',
+            'k': 5,
+            'out': 134,
+            's': 2
+        },
+        {
+            'L': 6,
+            'btn': 1208,
+            'class': 'SuperResK1DWSEK1',
+            'in': 134,
+            'inner_class': 'ResK1DWSEK1',
+            'k': 5,
+            'out': 201,
+            's': 2
+        },
+        {
+            'L': 5,
+            'btn': 1872,
+            'class': 'SuperResK1DWSEK1',
+            'in': 201,
+            'inner_class': 'ResK1DWSEK1',
+            'k': 5,
+            'out': 312,
+            's': 2
+        },
+        {
+            'class': 'ConvKXBNRELU',
+            'in': 312,
+            'k': 1,
+            'out': 1792,
+            's': 1
+        },
     ],
 }
 
@@ -103,8 +313,8 @@ def _copy(name):
 
 # ---- mapping -----------------------------------------------------------------
 def test_r18_spec():
-    spec = spec_from_tinynas(RELEASED_STRUCTURES['deepmad-R18'],
-                             name='deepmad-R18')
+    spec = spec_from_tinynas(
+        RELEASED_STRUCTURES['deepmad-R18'], name='deepmad-R18')
     assert spec.style == 'tinynas' and spec.act == 'relu'
     assert spec.name == 'deepmad-R18' and spec.resolution == 224
     assert spec.stem == StemSpec(out_channels=32, kernel_size=3, stride=2)
@@ -116,8 +326,8 @@ def test_r18_spec():
 
 
 def test_depthwise_spec():
-    spec = spec_from_tinynas(RELEASED_STRUCTURES['deepmad-29M-224'],
-                             resolution=224)
+    spec = spec_from_tinynas(
+        RELEASED_STRUCTURES['deepmad-29M-224'], resolution=224)
     assert spec.act == 'silu'
     assert spec.blocks == ('mbv2-se', ) * 5
     assert spec.head_conv == HeadConvSpec(out_channels=1792, kernel_size=1)
@@ -156,7 +366,8 @@ def test_tinynas_spec_tinynas(name):
 def test_without_inner_class():
     (structure, ) = parse_tinynas_structures(R18_LIKE_TXT)
     spec = spec_from_tinynas(structure)
-    assert _canon(spec_to_tinynas(spec, inner_class=False)) == _canon(structure)
+    assert _canon(spec_to_tinynas(spec,
+                                  inner_class=False)) == _canon(structure)
     assert spec_to_tinynas(spec)[1]['inner_class'] == 'ResK1KXK1'
 
 
@@ -170,19 +381,22 @@ def _random_spec(rng):
     block = str(rng.choice(['bottleneck', 'basic', 'mbv2', 'mbv2-se']))
     act = 'silu' if block == 'mbv2-se' else 'relu'
     stages = tuple(
-        StageSpec(block=block,
-                  out_channels=int(rng.integers(1, 300)),
-                  mid_channels=int(rng.integers(1, 900)),
-                  kernel_size=int(rng.choice([1, 3, 5, 7])),
-                  depth=int(rng.integers(1, 20)),
-                  stride=int(rng.choice([1, 2])))
+        StageSpec(
+            block=block,
+            out_channels=int(rng.integers(1, 300)),
+            mid_channels=int(rng.integers(1, 900)),
+            kernel_size=int(rng.choice([1, 3, 5, 7])),
+            depth=int(rng.integers(1, 20)),
+            stride=int(rng.choice([1, 2])))
         for _ in range(int(rng.integers(1, 8))))
-    head = (HeadConvSpec(out_channels=int(rng.integers(1, 3000)))
-            if rng.random() < 0.5 else None)
+    head = (
+        HeadConvSpec(out_channels=int(rng.integers(1, 3000)))
+        if rng.random() < 0.5 else None)
     return ArchSpec(
-        stem=StemSpec(out_channels=int(rng.integers(1, 80)),
-                      kernel_size=int(rng.choice([3, 5, 7])),
-                      stride=int(rng.choice([1, 2]))),
+        stem=StemSpec(
+            out_channels=int(rng.integers(1, 80)),
+            kernel_size=int(rng.choice([3, 5, 7])),
+            stride=int(rng.choice([1, 2]))),
         stages=stages,
         head_conv=head,
         in_channels=int(rng.choice([1, 3, 4])),
@@ -229,7 +443,8 @@ def test_load_files(tmp_path):
     as_json.write_text(json.dumps(RELEASED_STRUCTURES['deepmad-R18']))
     assert load_tinynas(str(as_json), name='deepmad-R18') == spec
     wrapped = tmp_path / 'wrapped.json'
-    wrapped.write_text(json.dumps({'structure': RELEASED_STRUCTURES['deepmad-R18']}))
+    wrapped.write_text(
+        json.dumps({'structure': RELEASED_STRUCTURES['deepmad-R18']}))
     assert load_tinynas(str(wrapped), name='deepmad-R18') == spec
     config = tmp_path / 'deepmad_29M_224.py'
     config.write_text(CONFIG_PY)
@@ -269,14 +484,18 @@ def test_released_txt_files_in_the_mirror():
     repo = '/work/.mirror/alibaba+lightweight-neural-architecture-search/repo'
     if not os.path.isdir(repo):
         pytest.skip('TinyNAS mirror not available')
-    names = subprocess.run(
-        ['git', '-C', repo, 'ls-tree', '--name-only', 'HEAD',
-         'configs/classification/models/'],
-        capture_output=True, text=True, check=True).stdout.split()
+    names = subprocess.run([
+        'git', '-C', repo, 'ls-tree', '--name-only', 'HEAD',
+        'configs/classification/models/'
+    ],
+                           capture_output=True,
+                           text=True,
+                           check=True).stdout.split()
     assert names
     for name in names:
         text = subprocess.run(['git', '-C', repo, 'show', f'HEAD:{name}'],
-                              capture_output=True, text=True,
+                              capture_output=True,
+                              text=True,
                               check=True).stdout
         (structure, ) = parse_tinynas_structures(text, where=name)
         spec = spec_from_tinynas(structure)
@@ -294,9 +513,10 @@ def _error(structure):
     return str(info.value)
 
 
-@pytest.mark.parametrize('index,key', [(0, 'in'), (0, 'out'), (0, 'k'),
-                                       (1, 'L'), (2, 'btn'), (3, 'k'),
-                                       (4, 'in'), (5, 'out'), (2, 'class')])
+@pytest.mark.parametrize('index,key', [(0, 'in'),
+                                       (0, 'out'), (0, 'k'), (1, 'L'),
+                                       (2, 'btn'), (3, 'k'), (4, 'in'),
+                                       (5, 'out'), (2, 'class')])
 def test_missing_key(index, key):
     structure = _copy('deepmad-R18')
     del structure[index][key]
@@ -342,8 +562,13 @@ def test_bad_values(index, key, value, words):
 
 def test_misplaced_plain_conv():
     structure = _copy('deepmad-R18')
-    structure.insert(3, {'class': 'ConvKXBNRELU', 'in': 384, 'out': 384,
-                         'k': 3, 's': 1})
+    structure.insert(3, {
+        'class': 'ConvKXBNRELU',
+        'in': 384,
+        'out': 384,
+        'k': 3,
+        's': 1
+    })
     structure[4]['in'] = 384
     message = _error(structure)
     assert 'block 3' in message and "'class'" in message
@@ -392,8 +617,8 @@ def test_spec_to_tinynas_errors():
     with pytest.raises(SpecError, match='style'):
         spec_to_tinynas(spec.replace(style='torchvision'))
     with pytest.raises(SpecError, match='stem.max_pool'):
-        spec_to_tinynas(spec.replace(
-            stem=StemSpec(out_channels=32, max_pool=True)))
+        spec_to_tinynas(
+            spec.replace(stem=StemSpec(out_channels=32, max_pool=True)))
     with pytest.raises(SpecError, match='act'):
         spec_to_tinynas(spec.replace(act='silu'))
     dw = spec_from_tinynas(RELEASED_STRUCTURES['deepmad-29M-224'])

@@ -1,6 +1,7 @@
-"""Quality and speed of the design engine, measured (prints figures; not a test).
+"""Quality and speed of the design engine, measured (prints; not a test).
 
-1. For every released DeepMAD structure in ``shared/reference/tinynas_released.json``:
+1. For every released DeepMAD structure in
+``shared/reference/tinynas_released.json``:
    design under the ``tinynas`` convention with the same block family, budgets,
    resolution, stride pattern and the official configs' search space; print our
    penalised score, the release's, their ratio, the budgets by the official
@@ -17,7 +18,6 @@ Usage::
         [--baseline-seconds 60] [--seed 0] [--repeats 5] [--skip-baseline]
 """
 from __future__ import annotations
-
 import argparse
 import json
 import os
@@ -30,15 +30,14 @@ from itertools import combinations_with_replacement, product
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 from mmdeepmad.design.api import make_space  # noqa: E402
 from mmdeepmad.design.baseline import random_local_search  # noqa: E402
 from mmdeepmad.design.budgets import Budgets  # noqa: E402
-from mmdeepmad.design.search_space import (Candidates,  # noqa: E402
-                                           SearchSpace)
+from mmdeepmad.design.search_space import Candidates, SearchSpace  # noqa: E402
 from mmdeepmad.design.solver import make_evaluator, solve  # noqa: E402
 from mmdeepmad.design.tinynas import evaluate_tinynas  # noqa: E402
 from mmdeepmad.design.tinynas_format import spec_from_tinynas  # noqa: E402
@@ -95,7 +94,10 @@ def compare_with_releases(args) -> bool:
         else:
             evaluate = make_evaluator(space, 'tinynas', ALPHA, BETA)
             base = random_local_search(
-                space, evaluate, budgets, seconds=args.baseline_seconds,
+                space,
+                evaluate,
+                budgets,
+                seconds=args.baseline_seconds,
                 seed=args.seed)
             base_score = base.score if base.feasible else float('-inf')
             base_time = base.seconds
@@ -158,22 +160,26 @@ def exhaustive(space: SearchSpace, evaluate, budgets) -> float:
         mids = np.asarray(
             list(
                 product(*[
-                    range(int(lo), int(hi) + 1, space.width_multiple)
+                    range(int(lo),
+                          int(hi) + 1, space.width_multiple)
                     for lo, hi in zip(low, high)
                 ])))
         if mids.size == 0:
             continue
         combos = np.asarray(
-            list(product(range(len(mids)), range(len(kernels)),
-                         range(len(depths)))))
+            list(
+                product(
+                    range(len(mids)), range(len(kernels)),
+                    range(len(depths)))))
         count = len(combos)
         cand = Candidates(
             np.full(count, space.stem_channels[0]),
             np.repeat(out[None, :], count, axis=0), mids[combos[:, 0]],
             kernels[combos[:, 1]], depths[combos[:, 2]])
         scores = evaluate(cand)
-        ok = (scores.flops <= budgets.flops) & (
-            scores.params <= budgets.params) & (scores.rho <= budgets.rho)
+        ok = (scores.flops <= budgets.flops) & (scores.params
+                                                <= budgets.params) & (
+                                                    scores.rho <= budgets.rho)
         if ok.any():
             best = max(best, float(np.max(scores.score[ok])))
     return best
@@ -195,8 +201,8 @@ def small_instances() -> None:
         best = exhaustive(space, evaluate, budgets)
         exhaustive_time = time.perf_counter() - started
         started = time.perf_counter()
-        result = solve(space, budgets, convention='paper', alpha=alpha,
-                       beta=BETA)
+        result = solve(
+            space, budgets, convention='paper', alpha=alpha, beta=BETA)
         solve_time = time.perf_counter() - started
         gap = (best - result.score) / abs(best)
         relax_gap = (result.relaxed_value - result.score) / abs(
@@ -223,10 +229,9 @@ def main(argv=None) -> int:
     floor_met = compare_with_releases(args)
     if not args.skip_small:
         small_instances()
-    print('\nfloor (ratio >= 1.00 on every release, budgets met'
-          + ('' if args.skip_baseline else
-             ', >= baseline in <= 1/10 of its time') + '): '
-          + ('MET' if floor_met else 'NOT MET'))
+    print('\nfloor (ratio >= 1.00 on every release, budgets met' + (
+        '' if args.skip_baseline else ', >= baseline in <= 1/10 of its time') +
+          '): ' + ('MET' if floor_met else 'NOT MET'))
     return 0 if floor_met else 1
 
 

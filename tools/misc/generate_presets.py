@@ -7,11 +7,12 @@ import sys
 import time
 
 sys.path.insert(
-    0, os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__)))))
+    0,
+    os.path.dirname(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from mmdeepmad.design.presets import (design_preset, preset_names,  # noqa
-                                      preset_path)
+from mmdeepmad.design.presets import preset_names  # noqa
+from mmdeepmad.design.presets import design_preset, preset_path  # noqa: E402
 
 
 def main(argv=None) -> int:
