@@ -14,6 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmdeepmad.design.counters import count
 from mmdeepmad.design.layout import NetworkLayout, build_layout
 from mmdeepmad.design.spec import ArchSpec
+from mmdeepmad.engine.pretrained import check_pretrained
 from mmdeepmad.registry import MODELS
 from ..archs import list_presets, resolve_arch
 from ..blocks import build_conv, build_unit
@@ -119,6 +120,8 @@ class DeepMAD(BaseModule):
     ) -> None:
         super().__init__(init_cfg=copy.deepcopy(init_cfg))
         spec = resolve_arch(arch)
+        #: the preset name or file the spec came from (None otherwise)
+        self.arch_name: Optional[str] = arch if isinstance(arch, str) else None
         if in_channels is not None and in_channels != spec.in_channels:
             spec = spec.replace(in_channels=in_channels)
         self.arch_spec: ArchSpec = spec
@@ -272,6 +275,11 @@ class DeepMAD(BaseModule):
         for module in self.children():
             if isinstance(module, ConvModule):
                 module.is_init = True
+        if not self.is_init:
+            # a missing local file gets an error saying how to produce it
+            check_pretrained(
+                dict(arch=self.arch_name, init_cfg=self.init_cfg),
+                prefix='model.backbone')
         super().init_weights()
         if self.zero_init_residual and not self._loads_pretrained():
             for unit in self.units():
