@@ -21,7 +21,8 @@ def parse_args(argv=None):
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
-        '--work-dir', help='where the evaluation logs go '
+        '--work-dir',
+        help='where the evaluation logs go '
         '(default: work_dirs/<config name>)')
     parser.add_argument(
         '--out', help='also dump the raw predictions to this .pkl file')

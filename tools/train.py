@@ -23,7 +23,8 @@ def parse_args(argv=None):
         description='Train a model from an mmdeepmad config.')
     parser.add_argument('config', help='training config file')
     parser.add_argument(
-        '--work-dir', help='where logs and checkpoints go '
+        '--work-dir',
+        help='where logs and checkpoints go '
         '(default: work_dirs/<config name>)')
     parser.add_argument(
         '--resume',

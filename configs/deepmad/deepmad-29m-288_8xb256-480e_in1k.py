@@ -1,4 +1,4 @@
-# deepmad-29m-288 on ImageNet-1k with the paper's recipe (Table 12): 8 GPUs x 256.
+# deepmad-29m-288 on ImageNet-1k, paper recipe (Table 12): 8 GPUs x 256.
 _base_ = [
     '../_base_/models/deepmad_in1k.py',
     '../_base_/datasets/imagenet_bs256_deepmad.py',
@@ -7,8 +7,7 @@ _base_ = [
 ]
 
 model = dict(
-    backbone=dict(arch='deepmad-29m-288'),
-    head=dict(in_channels=1792))
+    backbone=dict(arch='deepmad-29m-288'), head=dict(in_channels=1792))
 
 # the preset is designed for 288 x 288 inputs (paper Table 3, DeepMAD-29M*):
 # the base pipelines at img_size = 288 (a test checks they differ only there)

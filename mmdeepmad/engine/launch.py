@@ -24,8 +24,9 @@ SCOPE_MODULES = {
 def load_config(path: str, cfg_options: Optional[dict] = None):
     """Read a config (``mmdeepmad`` is imported first so its compatibility
     fixes apply) and merge ``--cfg-options``."""
-    import mmdeepmad  # noqa: F401  (compat fixes, lazy registration)
     from mmengine.config import Config
+
+    import mmdeepmad  # noqa: F401  (compat fixes, lazy registration)
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path!r} does not exist')
     cfg = Config.fromfile(path)

@@ -75,8 +75,8 @@ def check_pretrained(cfg, prefix: str = '') -> List[str]:
     checked = []
     for key_path, init_cfg in iter_pretrained(cfg, prefix):
         checkpoint = init_cfg['checkpoint']
-        if not isinstance(checkpoint, str) or checkpoint.startswith(
-                REMOTE_PREFIXES):
+        if not isinstance(checkpoint,
+                          str) or checkpoint.startswith(REMOTE_PREFIXES):
             continue
         if not osp.isfile(checkpoint):
             raise MissingPretrainedError(
