@@ -22,9 +22,10 @@ CASES = {
     'mmpretrain': ('configs/deepmad/deepmad-b0_8xb256-480e_in1k.py',
                    'accuracy/top1'),
     'mmdet': ('configs/fcos_deepmad_r50.py', 'coco/bbox_mAP'),
-    'mmseg': ('configs/upernet/upernet_deepmad-r50_4xb4-160k_ade20k-512x512.py',
-              'mIoU'),
-    'mmaction': ('configs/tsn/tsn_deepmad-r50_8xb32-1x1x3-75e_ucf101-split1-rgb.py',
+    'mmseg': ('configs/upernet/'
+              'upernet_deepmad-r50_4xb4-160k_ade20k-512x512.py', 'mIoU'),
+    'mmaction': ('configs/tsn/'
+                 'tsn_deepmad-r50_8xb32-1x1x3-75e_ucf101-split1-rgb.py',
                  'acc/top1'),
 }  # yapf: disable
 
@@ -71,8 +72,8 @@ def test_train_then_test(scope, tiny_data, tmp_path):
         '--work-dir',
         str(work_dir),
         cwd=tmp_path)
-    checkpoint = work_dir / ('iter_2.pth' if scope == 'mmseg' else
-                             'epoch_1.pth')
+    checkpoint = work_dir / ('iter_2.pth'
+                             if scope == 'mmseg' else 'epoch_1.pth')
     assert checkpoint.is_file()
 
     out = tmp_path / 'predictions.pkl'
