@@ -217,3 +217,18 @@ def test_29m_288_pipelines_differ_from_the_base_only_in_size():
             assert differing <= {'scale', 'crop_size'}, (key, differing)
     assert big.train_pipeline[1]['scale'] == 288
     assert big.test_pipeline[-2]['crop_size'] == 288
+
+
+def test_backbone_init_names_a_missing_pretrained_file(tmp_path):
+    """Any entry point (not only tools/train.py): the backbone's
+    ``init_weights`` raises the same clear error."""
+    missing = str(tmp_path / 'deepmad-r18_in1k.pth')
+    backbone = DeepMAD(
+        'deepmad-r18',
+        init_cfg=dict(
+            type='Pretrained', checkpoint=missing, prefix='backbone.'))
+    with pytest.raises(MissingPretrainedError) as error:
+        backbone.init_weights()
+    assert missing in str(error.value)
+    assert 'configs/deepmad/deepmad-r18_8xb256-480e_in1k.py' in str(
+        error.value)
