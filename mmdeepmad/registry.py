@@ -1,6 +1,6 @@
 # Copyright (c) mmdeepmad authors. All rights reserved.
-"""mmdeepmad's registry: a child of mmengine's root ``MODELS`` in scope
-``mmdeepmad``.
+"""mmdeepmad's registries: children of mmengine's root ``MODELS`` and
+``HOOKS`` in scope ``mmdeepmad``.
 
 Being a child of the root registry is what makes ``type='mmdeepmad.DeepMAD'``
 resolve from any OpenMMLab library (mmengine searches the root's children by
@@ -8,6 +8,7 @@ scope). Plain ``type='DeepMAD'`` in another library's default scope works
 because :mod:`mmdeepmad.models.registration` also registers the backbone into
 each installed library's own ``MODELS``.
 """
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
@@ -17,4 +18,11 @@ MODELS = Registry(
     scope='mmdeepmad',
     locations=['mmdeepmad.models'])
 
-__all__ = ['MODELS']
+#: hooks, used from any library's config as ``type='mmdeepmad.<Hook>'``
+HOOKS = Registry(
+    'hook',
+    parent=MMENGINE_HOOKS,
+    scope='mmdeepmad',
+    locations=['mmdeepmad.engine.hooks'])
+
+__all__ = ['MODELS', 'HOOKS']

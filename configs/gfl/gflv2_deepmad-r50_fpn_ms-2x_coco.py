@@ -9,6 +9,10 @@ pretrained = 'checkpoints/deepmad-r50_8xb256-480e_in1k.pth'
 
 custom_imports = dict(imports=['mmdeepmad'], allow_failed_imports=False)
 
+# a resumed run repeats an uninterrupted one exactly (random states are
+# saved in checkpoints)
+custom_hooks = [dict(type='mmdeepmad.RandomStateHook')]
+
 model = dict(
     backbone=dict(
         _delete_=True,

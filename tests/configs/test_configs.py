@@ -232,3 +232,11 @@ def test_backbone_init_names_a_missing_pretrained_file(tmp_path):
     assert missing in str(error.value)
     assert 'configs/deepmad/deepmad-r18_8xb256-480e_in1k.py' in str(
         error.value)
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_resumes_exactly(name):
+    """Every config saves random states for an exact ``--resume``
+    (tests/tools/test_resume.py shows the difference it makes)."""
+    hooks = [hook.type for hook in load(name).get('custom_hooks', [])]
+    assert 'mmdeepmad.RandomStateHook' in hooks

@@ -1,0 +1,4 @@
+# Copyright (c) mmdeepmad authors. All rights reserved.
+from .random_state_hook import RandomStateHook
+
+__all__ = ['RandomStateHook']
