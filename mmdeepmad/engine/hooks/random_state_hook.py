@@ -78,7 +78,7 @@ class RandomStateHook(Hook):
         self._pending: Optional[dict] = None
         self._before_val: Optional[dict] = None
 
-    # ---- checkpoints ---------------------------------------------------------
+    # ---- checkpoints --------------------------------------------------------
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         # every process saves through the runner; rank 0 writes the file
         checkpoint.setdefault('meta',
@@ -105,7 +105,7 @@ class RandomStateHook(Hook):
             restore(self._pending)
             self._pending = None
 
-    # ---- validation does not consume training's random numbers ---------------
+    # ---- validation does not consume training's random numbers --------------
     def before_val_epoch(self, runner) -> None:
         self._before_val = capture()
 
