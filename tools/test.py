@@ -51,8 +51,7 @@ def main(argv=None):
     launch.register_scope(cfg)
     cfg.launcher = args.launcher
     launch.default_work_dir(cfg, args.config, args.work_dir)
-    if args.launcher != 'none':
-        launch.use_gloo_without_cuda(cfg)
+    launch.init_cpu_distributed(cfg)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     # the checkpoint supplies every weight: skip pretrained initialisation

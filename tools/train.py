@@ -70,8 +70,7 @@ def main(argv=None):
     cfg.launcher = args.launcher
     launch.default_work_dir(cfg, args.config, args.work_dir)
     launch.use_amp_when_possible(cfg, args.amp)
-    if args.launcher != 'none':
-        launch.use_gloo_without_cuda(cfg)
+    launch.init_cpu_distributed(cfg)
     if args.auto_scale_lr:
         launch.enable_auto_scale_lr(cfg)
     if args.no_validate:

@@ -83,16 +83,30 @@ def use_amp_when_possible(cfg, amp: bool = False) -> None:
         optim_wrapper.pop('loss_scale', None)
 
 
-def use_gloo_without_cuda(cfg) -> None:
-    """Distributed runs on CPU need the gloo backend, not the configs'
-    default nccl."""
+def init_cpu_distributed(cfg) -> None:
+    """Distributed runs without CUDA: gloo instead of the configs' nccl, and
+    the process group is created here, because mmengine's ``init_dist``
+    calls ``torch.cuda.set_device`` unconditionally (a CUDA error on a
+    CPU-only machine); the model wrapper gets no device ids. Call after
+    the launcher has set RANK/WORLD_SIZE."""
     import torch
-    if torch.cuda.is_available():
+    import torch.distributed as torch_dist
+    if torch.cuda.is_available() or cfg.get('launcher') != 'pytorch':
         return
-    env_cfg = cfg.setdefault('env_cfg', {})
-    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     if dist_cfg.get('backend', 'nccl') == 'nccl':
         dist_cfg['backend'] = 'gloo'
+    if not torch_dist.is_initialized():
+        kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
+        torch_dist.init_process_group(backend=dist_cfg['backend'], **kwargs)
+    # mmengine's default wrapper passes device_ids=[LOCAL_RANK], which DDP
+    # refuses for a CPU module
+    wrapper = cfg.get('model_wrapper_cfg', None) or dict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper
 
 
 def set_resume(cfg, resume: Optional[str]) -> None:

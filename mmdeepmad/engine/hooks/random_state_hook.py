@@ -77,12 +77,23 @@ class RandomStateHook(Hook):
     def __init__(self) -> None:
         self._pending: Optional[dict] = None
         self._before_val: Optional[dict] = None
+        self._gathered: Optional[tuple] = None
 
     # ---- checkpoints --------------------------------------------------------
+    def after_train_epoch(self, runner) -> None:
+        # Runs on every process before CheckpointHook (priority VERY_LOW),
+        # whose save_checkpoint runs on rank 0 only: gather here.
+        self._gathered = (runner.epoch, all_gather_object(capture()))
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # every process saves through the runner; rank 0 writes the file
-        checkpoint.setdefault('meta',
-                              {})[META_KEY] = all_gather_object(capture())
+        gathered = self._gathered
+        if gathered is not None and gathered[0] == runner.epoch:
+            states = gathered[1]
+        elif get_world_size() == 1:
+            states = [capture()]
+        else:  # mid-epoch save of a multi-process run: states not gathered
+            return
+        checkpoint.setdefault('meta', {})[META_KEY] = states
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         states = checkpoint.get('meta', {}).get(META_KEY)
