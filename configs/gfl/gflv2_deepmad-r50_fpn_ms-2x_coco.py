@@ -31,7 +31,20 @@ model = dict(
         # tests/configs checks it
         in_channels=[240, 888, 1232],
         start_level=0),
-    bbox_head=dict(type='GFLHead'))
+    # GFLV2 (Li et al., CVPR 2021): GFL plus the Distribution-Guided Quality
+    # Predictor, whose joint scores are probabilities, so QFL takes them as
+    # they are (activated=True); mmdeepmad.models.dense_heads.GFLV2Head
+    bbox_head=dict(
+        type='GFLV2Head',
+        reg_topk=4,
+        reg_channels=64,
+        add_mean=True,
+        loss_cls=dict(
+            type='QualityFocalLoss',
+            use_sigmoid=True,
+            activated=True,
+            beta=2.0,
+            loss_weight=1.0)))
 
 visualizer = dict(vis_backends=[
     dict(type='LocalVisBackend'),

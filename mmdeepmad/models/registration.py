@@ -21,7 +21,20 @@ mmaction2      ``mmaction.registry``    :class:`DeepMADForMMAction` (a single
 Registration is lazy: it happens when the library's registry module is
 imported (right away if it already is), so ``import mmdeepmad`` imports none
 of them and a library that is not installed is simply never registered into.
+
+Models built on a library's own classes, like the mmdet head
+:class:`~mmdeepmad.models.dense_heads.GFLV2Head` (``type='GFLV2Head'``), live
+in modules that import that library's models (LIBRARY_MODULES). A library's
+registry is usually first imported halfway through importing some other part
+of it (its models, datasets, ...). Importing all its models right there would
+nest a second partial import in the first (fragile, even if mmdet 3.3.0
+copes) and import them with any part of the library; so these modules are
+added to the registry's import ``locations`` instead, which it imports at its
+first look-up or build, after its own models. If the library's models are
+imported already, or the registry was looked up, they are imported at once.
 """
+import importlib
+import sys
 from functools import partial
 
 from mmdeepmad.compat._hooks import when_imported
@@ -35,6 +48,12 @@ DOWNSTREAM = {
     'mmaction.registry': DeepMADForMMAction,
 }
 
+#: registry module of each library -> modules that register more models into
+#: that library's MODELS when imported (they import the library's models)
+LIBRARY_MODULES = {
+    'mmdet.registry': ('mmdeepmad.models.dense_heads', ),
+}
+
 
 def _register(module, cls) -> None:
     registry = getattr(module, 'MODELS', None)
@@ -43,9 +62,36 @@ def _register(module, cls) -> None:
     registry.register_module(name='DeepMAD', module=cls)
 
 
+def _imported(name: str) -> bool:
+    """Whether module ``name`` is imported completely (not in progress)."""
+    module = sys.modules.get(name)
+    spec = getattr(module, '__spec__', None)
+    return spec is not None and not getattr(spec, '_initializing', False)
+
+
+def _register_library_modules(module) -> None:
+    """Have the LIBRARY_MODULES of a registry module register their models
+    into its ``MODELS``: now if the library's models are imported, else at
+    the registry's first look-up."""
+    names = LIBRARY_MODULES.get(module.__name__, ())
+    registry = getattr(module, 'MODELS', None)
+    if not names or registry is None:
+        return
+    locations = getattr(registry, '_locations', None)
+    looked_up = getattr(registry, '_imported', True)
+    models_imported = bool(locations) and all(map(_imported, locations))
+    if isinstance(locations, list) and not looked_up and not models_imported:
+        # imported at the registry's first look-up, after the library's models
+        locations.extend(name for name in names if name not in locations)
+        return
+    for name in names:
+        importlib.import_module(name)
+
+
 def register_into(module) -> None:
     """Register into one library's registry module (one of DOWNSTREAM)."""
     _register(module, DOWNSTREAM[module.__name__])
+    _register_library_modules(module)
 
 
 def register_downstream() -> None:
@@ -53,3 +99,5 @@ def register_downstream() -> None:
     is imported."""
     for module_name, cls in DOWNSTREAM.items():
         when_imported(module_name, partial(_register, cls=cls))
+    for module_name in LIBRARY_MODULES:
+        when_imported(module_name, _register_library_modules)
