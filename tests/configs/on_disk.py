@@ -5,6 +5,7 @@ Images are seeded noise with a class-dependent tint (so a classifier can
 learn something); every writer is deterministic and returns the paths a
 config needs. Layouts:
 
+* class folders (mmpretrain ``CustomDataset``): ``{train,val}/<class>/*.png``.
 * ImageNet (mmpretrain ``ImageNet``): ``train/<wnid>/<wnid>_<i>.JPEG``,
   ``val/ILSVRC2012_val_<i>.JPEG`` and ``meta/{train,val}.txt``.
 * COCO (mmdet ``CocoDataset``): ``annotations/instances_{train,val}2017.json``
@@ -62,6 +63,23 @@ def write_imagenet(root: str,
     for split, lines in (('train', train_lines), ('val', val_lines)):
         with open(osp.join(root, 'meta', f'{split}.txt'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
+    return root
+
+
+def write_class_folders(root: str,
+                        num_classes: int = 2,
+                        per_class: int = 3,
+                        size: int = 32,
+                        seed: int = 0) -> str:
+    """A class-folder dataset (``{train,val}/<class>/<i>.png``, what
+    ``CustomDataset`` scans without an annotation file); returns ``root``."""
+    rng = np.random.default_rng(seed)
+    for split in ('train', 'val'):
+        for label in range(num_classes):
+            for index in range(per_class):
+                path = osp.join(root, split, str(label), f'{index:04d}.png')
+                os.makedirs(osp.dirname(path), exist_ok=True)
+                Image.fromarray(_image(rng, size, size, label)).save(path)
     return root
 
 

@@ -100,7 +100,9 @@ def _point_at_data(cfg, scope: str, data: dict) -> None:
     loaders = [cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader]
     if scope == 'mmpretrain':
         for loader in loaders:
-            loader.dataset.data_root = data['imagenet']
+            folders = loader.dataset.type == 'CustomDataset'
+            loader.dataset.data_root = data[
+                'folders' if folders else 'imagenet']
     elif scope == 'mmdet':
         for loader, split in zip(loaders, ('train2017', 'val2017', 'val2017')):
             loader.dataset.data_root = data['coco']

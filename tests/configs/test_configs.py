@@ -18,7 +18,8 @@ from mmengine.registry import DefaultScope
 
 from mmdeepmad.engine import MissingPretrainedError, check_pretrained, launch
 from mmdeepmad.models import DeepMAD
-from .on_disk import write_ade20k, write_coco, write_imagenet, write_rawframes
+from .on_disk import (write_ade20k, write_class_folders, write_coco,
+                      write_imagenet, write_rawframes)
 from .shrink import shrink
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -72,6 +73,8 @@ def tiny_data(tmp_path_factory):
     return dict(
         imagenet=write_imagenet(
             osp.join(root, 'imagenet'), num_classes=2, per_class=2, size=40),
+        folders=write_class_folders(
+            osp.join(root, 'folders'), num_classes=2, per_class=2),
         coco=osp.dirname(
             osp.dirname(
                 write_coco(osp.join(root, 'coco'),
