@@ -2,6 +2,8 @@
 # Table 12 augmentation: random resized crop + flip, RandAugment
 # rand-m9-mstd0.5, random erasing 0.2; evaluation at crop pct 0.95.
 # ``img_size`` is the training/evaluation resolution (288 for deepmad-29m-288).
+# RandAugment: mmpretrain's timm preset is timm's increasing-magnitude set
+# ('rand-m9-mstd0.5-inc1'), the closest to the paper's 'rand-m9-mstd0.5'.
 img_size = 224
 crop_pct = 0.95
 
