@@ -2,13 +2,12 @@
 """The comparison with the official TinyNAS releases."""
 from __future__ import annotations
 import io
-import time
 import os.path as osp
+import time
 
 from .facts import (ALPHA, BETA, COMPARISON_BEGIN, COMPARISON_END,
-                    DESIGN_TIMES, design_time, TINYNAS_DESIGN_TIME,
-                    TINYNAS_RELEASES, TINYNAS_RELEASES_NOT_IN_REFERENCE,
-                    Progress)
+                    DESIGN_TIMES, TINYNAS_DESIGN_TIME, TINYNAS_RELEASES,
+                    TINYNAS_RELEASES_NOT_IN_REFERENCE, Progress, design_time)
 from .markdown import _fmt_row, _g, _m
 
 

@@ -22,16 +22,17 @@ from mmdeepmad.design.units import (UnitError, format_compact, parse_count,
                                     parse_float_list, parse_int_list,
                                     parse_rho_list, rho_tag)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(ROOT, 'tools', 'design.py')
 REFERENCE = os.path.join(
     os.path.dirname(ROOT), 'shared', 'reference', 'tinynas_released.json')
 R50_BUDGETS = ['--flops', '4.13G', '--params', '25.55M', '--rho', '0.3']
 #: A small, quick problem for the in-process designs (R50 runs in a subprocess
 #: and in the sweep).
-SMALL_BUDGETS = ['--flops', '600M', '--params', '3M', '--rho', '0.3',
-                 '--stages', '4']
+SMALL_BUDGETS = [
+    '--flops', '600M', '--params', '3M', '--rho', '0.3', '--stages', '4'
+]
 
 
 def run(argv):
@@ -150,8 +151,8 @@ def r50(tmp_path_factory):
     finally:
         os.chdir(here)
     assert code == 0, stderr
-    return dict(folder=folder, out=folder / 'r50.json', stdout=stdout,
-                stderr=stderr)
+    return dict(
+        folder=folder, out=folder / 'r50.json', stdout=stdout, stderr=stderr)
 
 
 def test_design_writes_json_png_and_tinynas(r50):
@@ -164,10 +165,9 @@ def test_design_writes_json_png_and_tinynas(r50):
     assert spec.meta['budgets'] == dict(flops=6e8, params=3e6, rho=0.3)
     assert spec.meta['convention'] == 'paper' and spec.num_stages == 4
     assert 'solve_time' not in r50['out'].read_text()
-    assert spec.meta['command'] == (
-        'python tools/design.py --out r50.json ' + ' '.join(SMALL_BUDGETS))
-    from mmdeepmad.design.tinynas_format import (load_tinynas,
-                                                 spec_to_tinynas)
+    assert spec.meta['command'] == ('python tools/design.py --out r50.json ' +
+                                    ' '.join(SMALL_BUDGETS))
+    from mmdeepmad.design.tinynas_format import load_tinynas, spec_to_tinynas
     exported = load_tinynas(str(folder / 'r50.txt'))
     assert spec_to_tinynas(exported) == spec_to_tinynas(spec)
     for name in ('r50.json', 'r50.png', 'r50.txt'):
@@ -201,8 +201,8 @@ def test_printed_numbers_equal_the_json(r50):
     assert printed['score'] == pytest.approx(scored.score, abs=1e-6)
     text = r50['stdout']
     assert 'paper convention: FLOPs = multiply-accumulates' in text
-    for word in ('relaxed value', 'gap', 'solve time', 'solver status',
-                 'OK', '% '):
+    for word in ('relaxed value', 'gap', 'solve time', 'solver status', 'OK',
+                 '% '):
         assert word in text
     # the config fragment: last four stages, their channels
     assert "type='DeepMAD'" in text
@@ -260,7 +260,8 @@ def test_preset_commands_design_the_presets(monkeypatch):
         with pytest.raises(Intercepted):
             presets.design_preset(name)
         argv = presets.preset_arguments(name) + [
-            '--out', f'mmdeepmad/presets/{name}.json']
+            '--out', f'mmdeepmad/presets/{name}.json'
+        ]
         with pytest.raises(Intercepted):
             run(argv)
         assert len(calls) == 2
@@ -282,8 +283,8 @@ def test_evaluate_written_json(r50):
     assert stage_rows(out) == stage_rows(r50['stdout'])
     assert figures(out) == figures(r50['stdout'])
     assert 'no solve' in out and 'solve time' not in out
-    assert sorted(os.listdir(r50['folder'])) == ['r50.json', 'r50.png',
-                                                 'r50.txt']
+    assert sorted(os.listdir(
+        r50['folder'])) == ['r50.json', 'r50.png', 'r50.txt']
 
 
 @pytest.fixture(scope='module')
@@ -316,24 +317,26 @@ def test_evaluate_tinynas_structure_equals_reference(released_r50, tmp_path,
         released_r50['penalised_score'], abs=1e-6)
     assert 'tinynas convention' in out
     rows = stage_rows(out)
-    assert [int(rows[str(i)][4]) for i in range(1, 6)] == [
-        b['L'] for b in released_r50['structure'][1:]]
+    assert [int(rows[str(i)][4]) for i in range(1, 6)
+            ] == [b['L'] for b in released_r50['structure'][1:]]
     # per-stage TinyNAS figures add up to the total
     assert 'rows add up to the total' in out
     converted = ArchSpec.load(str(tmp_path / 'converted.json'))
-    assert converted.depths == tuple(
-        b['L'] for b in released_r50['structure'][1:])
+    assert converted.depths == tuple(b['L']
+                                     for b in released_r50['structure'][1:])
 
 
 # ---- rho sweep --------------------------------------------------------------
 def test_rho_sweep(tmp_path):
     rhos = ['0.1', '0.3', '0.5', '1.0']
-    code, out, err = run(['-q', '--flops', '4.13G', '--params', '25.55M',
-                          '--rho', ','.join(rhos), '--out',
-                          tmp_path / 'r50.json'])
+    code, out, err = run([
+        '-q', '--flops', '4.13G', '--params', '25.55M', '--rho',
+        ','.join(rhos), '--out', tmp_path / 'r50.json'
+    ])
     assert code == 0, err
-    assert sorted(os.listdir(tmp_path)) == sorted(
-        [f'r50-rho{r}.json' for r in rhos] + ['r50-rho-sweep.png'])
+    assert sorted(
+        os.listdir(tmp_path)) == sorted([f'r50-rho{r}.json' for r in rhos] +
+                                        ['r50-rho-sweep.png'])
     specs = [ArchSpec.load(str(tmp_path / f'r50-rho{r}.json')) for r in rhos]
     depths = [sum(spec.depths) for spec in specs]
     # the paper's Fig. 5: depth grows with rho (here strictly, in fact)
@@ -405,12 +408,28 @@ def test_params_10k_is_infeasible(tmp_path):
 def _arch_dict():
     from mmdeepmad.design.tinynas_format import spec_from_tinynas
     structure = [
-        dict({'class': 'ConvKXBNRELU'}, **{'in': 3, 'out': 32, 'k': 3,
-                                           's': 2}),
-        dict({'class': 'SuperResK1KXK1'}, **{'in': 32, 'out': 64, 'k': 3,
-                                             's': 2, 'L': 2, 'btn': 16}),
-        dict({'class': 'SuperResK1KXK1'}, **{'in': 64, 'out': 128, 'k': 3,
-                                             's': 2, 'L': 2, 'btn': 32}),
+        dict({'class': 'ConvKXBNRELU'}, **{
+            'in': 3,
+            'out': 32,
+            'k': 3,
+            's': 2
+        }),
+        dict({'class': 'SuperResK1KXK1'}, **{
+            'in': 32,
+            'out': 64,
+            'k': 3,
+            's': 2,
+            'L': 2,
+            'btn': 16
+        }),
+        dict({'class': 'SuperResK1KXK1'}, **{
+            'in': 64,
+            'out': 128,
+            'k': 3,
+            's': 2,
+            'L': 2,
+            'btn': 32
+        }),
     ]
     return spec_from_tinynas(structure, name='tiny').to_dict()
 
@@ -439,21 +458,34 @@ def _wrong_type(tmp_path):
 
 def _bad_structure(tmp_path):
     path = tmp_path / 'structure.txt'
-    path.write_text(repr([{'class': 'ConvKXBNRELU', 'in': 3, 'out': 32,
-                           'k': 3, 's': 2},
-                          {'class': 'SuperResK1KXK1', 'in': 32, 'out': 64,
-                           'k': 4, 's': 2, 'L': 1, 'btn': 16}]))
+    path.write_text(
+        repr([{
+            'class': 'ConvKXBNRELU',
+            'in': 3,
+            'out': 32,
+            'k': 3,
+            's': 2
+        }, {
+            'class': 'SuperResK1KXK1',
+            'in': 32,
+            'out': 64,
+            'k': 4,
+            's': 2,
+            'L': 1,
+            'btn': 16
+        }]))
     return path, "key 'k' must be odd"
 
 
-@pytest.mark.parametrize('make', [_bad_json, _unknown_field, _wrong_type,
-                                  _bad_structure])
+@pytest.mark.parametrize(
+    'make', [_bad_json, _unknown_field, _wrong_type, _bad_structure])
 def test_malformed_arch_file(tmp_path, make):
     source, words = make(tmp_path)
     before = sorted(os.listdir(tmp_path))
-    code, out, err = run(['--evaluate', source, '--out',
-                          tmp_path / 'out.json', '--plot',
-                          tmp_path / 'out.png'])
+    code, out, err = run([
+        '--evaluate', source, '--out', tmp_path / 'out.json', '--plot',
+        tmp_path / 'out.png'
+    ])
     assert code == 2
     message = err.strip()
     assert '\n' not in message
@@ -507,27 +539,35 @@ def test_script_help_is_light(tmp_path):
     """``tools/design.py --help`` from a checkout (no PYTHONPATH); neither it
     nor an option error loads cvxpy or matplotlib."""
     result = subprocess.run([sys.executable, '-c', PROBE, TOOL],
-                            cwd=tmp_path, env=_env(), capture_output=True,
-                            text=True, timeout=300)
+                            cwd=tmp_path,
+                            env=_env(),
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith('usage: design.py')
     for option in ('--flops', '--params', '--rho', '--block', '--convention',
                    '--evaluate', '--export-tinynas', '--plot', '4.13G'):
         assert option in result.stdout
     assert result.stdout.splitlines()[-1].split() == [
-        'PROBE', '0', '2', 'False', 'False'], result.stdout
+        'PROBE', '0', '2', 'False', 'False'
+    ], result.stdout
     assert os.listdir(tmp_path) == []
 
 
 def test_script_default_run(tmp_path):
     """No arguments: the paper's DeepMAD-R50 budget, written under
     work_dirs/design/ of the working directory."""
-    result = subprocess.run([sys.executable, TOOL], cwd=tmp_path, env=_env(),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, TOOL],
+                            cwd=tmp_path,
+                            env=_env(),
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr
     folder = tmp_path / 'work_dirs' / 'design'
-    assert sorted(os.listdir(folder)) == ['deepmad-r50.json',
-                                          'deepmad-r50.png']
+    assert sorted(
+        os.listdir(folder)) == ['deepmad-r50.json', 'deepmad-r50.png']
     spec = ArchSpec.load(str(folder / 'deepmad-r50.json'))
     assert spec.name == 'deepmad-r50'
     assert spec.meta['budgets'] == dict(flops=4.13e9, params=25.55e6, rho=0.3)

@@ -28,11 +28,10 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from mmdeepmad.zoo import (
-    build_zoo,
-    default_reference,  # noqa: E402
-    generated_paths,
-    write_zoo)
+from mmdeepmad.zoo import build_zoo  # noqa: E402
+from mmdeepmad.zoo import default_reference  # noqa: E402
+from mmdeepmad.zoo import generated_paths  # noqa: E402
+from mmdeepmad.zoo import write_zoo  # noqa: E402
 
 
 def measure_design_times(repeats: int = 3) -> None:
