@@ -142,7 +142,9 @@ def render_markdown(files: Dict[str, str], comparison: str) -> str:
           'Kinetics-400 (Table 6).\n\n')
     w('## Checkpoints\n\n')
     w('A checkpoint is listed (file name and sha256) when '
-      '`checkpoints/<model name>.pth` exists when the zoo is generated. '
+      '`checkpoints/<config name>.pth` exists when the zoo is generated '
+      '(for a preset: its ImageNet config, the file the downstream '
+      'configs load as `pretrained`). '
       'Otherwise train one with the listed config '
       '(`python tools/train.py <config>`), or, for the paper\'s own '
       'networks, convert an official TinyNAS release: '

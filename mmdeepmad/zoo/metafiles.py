@@ -35,7 +35,9 @@ def _preset_entry(root: str, name: str, measured: Tuple[int, int],
     params, flops = measured
     q = quantities
     classifiers = [c for c in configs if c['task'] == 'classification']
-    weights, digest = _weights(root, name)
+    # named after the classifier config: the file downstream configs load
+    weights, digest = _weights(root,
+                               classifiers[0]['name'] if classifiers else name)
     top1, table = PAPER_IMAGENET_TOP1[name]
     entry = {
         'Name':

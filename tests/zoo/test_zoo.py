@@ -81,17 +81,24 @@ def test_imagenet_numbers_equal_the_counters(zoo):
 
 
 def test_checkpoint_column_shows_file_and_sha256(tmp_path, monkeypatch):
-    fake = tmp_path / 'deepmad-r18.pth'
+    # the classifier's checkpoint, at the path downstream configs load
+    fake = tmp_path / 'deepmad-r18_8xb256-480e_in1k.pth'
     fake.write_bytes(b'not really a checkpoint')
     monkeypatch.setattr(metafiles, 'CHECKPOINT_DIR', str(tmp_path))
+    classifier = dict(
+        task='classification',
+        name='deepmad-r18_8xb256-480e_in1k',
+        config='configs/deepmad/deepmad-r18_8xb256-480e_in1k.py')
     entry = metafiles._preset_entry(REPO_ROOT, 'deepmad-r18', (1, 1),
-                                    design_quantities('deepmad-r18'), [])
+                                    design_quantities('deepmad-r18'),
+                                    [classifier])
     assert entry['Weights'] == str(fake)
     assert entry['Weights SHA256'] == hashlib.sha256(
         fake.read_bytes()).hexdigest()
     monkeypatch.setattr(metafiles, 'CHECKPOINT_DIR', str(tmp_path / 'none'))
     entry = metafiles._preset_entry(REPO_ROOT, 'deepmad-r18', (1, 1),
-                                    design_quantities('deepmad-r18'), [])
+                                    design_quantities('deepmad-r18'),
+                                    [classifier])
     assert entry['Weights'] is None
 
 
