@@ -43,6 +43,7 @@ REQUIREMENTS=(
   'tensorboard'
   'scikit-learn'
   'pytest-xdist'
+  'openmim'
 )
 VERIFY_MODULES=(mmcv.ops mmdet.models mmseg.models mmaction.models mmpretrain.models)
 
@@ -205,6 +206,7 @@ torchvision==${TORCHVISION_INSTALLED}
 mmcv==${MMCV_VERSION}
 mmengine==${MMENGINE_VERSION}
 numpy>=2,<3
+${SETUPTOOLS_SPEC}
 EOF
 
 # -------------------------------------------------------------- mmengine ---
