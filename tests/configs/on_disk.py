@@ -191,3 +191,23 @@ def write_rawframes(root: str,
     with open(ann_file, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return ann_file
+
+
+def write_all(root: str) -> dict:
+    """One tiny dataset of every layout under ``root``: what
+    :func:`tests.configs.shrink.shrink` points configs at."""
+    frames = osp.join(root, 'rawframes')
+    coco = osp.join(root, 'coco')
+    write_coco(coco, num_images=4)
+    return dict(
+        imagenet=write_imagenet(
+            osp.join(root, 'imagenet'), num_classes=2, per_class=2, size=40),
+        folders=write_class_folders(
+            osp.join(root, 'folders'), num_classes=2, per_class=2),
+        coco=coco,
+        ade20k=write_ade20k(osp.join(root, 'ade'), num_images=2),
+        rawframes=frames,
+        rawframes_train_list=write_rawframes(
+            frames, osp.join(root, 'train_list.txt'), class_dirs=True),
+        rawframes_val_list=write_rawframes(
+            frames, osp.join(root, 'val_list.txt'), class_dirs=True))

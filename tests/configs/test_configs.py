@@ -18,8 +18,7 @@ from mmengine.registry import DefaultScope
 
 from mmdeepmad.engine import MissingPretrainedError, check_pretrained, launch
 from mmdeepmad.models import DeepMAD
-from .on_disk import (write_ade20k, write_class_folders, write_coco,
-                      write_imagenet, write_rawframes)
+from .on_disk import write_all
 from .shrink import shrink
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -68,23 +67,7 @@ def backbone_consumers(model) -> dict:
 
 @pytest.fixture(scope='module')
 def tiny_data(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('data'))
-    frames = osp.join(root, 'rawframes')
-    return dict(
-        imagenet=write_imagenet(
-            osp.join(root, 'imagenet'), num_classes=2, per_class=2, size=40),
-        folders=write_class_folders(
-            osp.join(root, 'folders'), num_classes=2, per_class=2),
-        coco=osp.dirname(
-            osp.dirname(
-                write_coco(osp.join(root, 'coco'),
-                           num_images=4)['train2017'])),
-        ade20k=write_ade20k(osp.join(root, 'ade'), num_images=2),
-        rawframes=frames,
-        rawframes_train_list=write_rawframes(
-            frames, osp.join(root, 'train_list.txt'), class_dirs=True),
-        rawframes_val_list=write_rawframes(
-            frames, osp.join(root, 'val_list.txt'), class_dirs=True))
+    return write_all(str(tmp_path_factory.mktemp('data')))
 
 
 def test_configs_found():

@@ -13,8 +13,7 @@ import pytest
 from mmdeepmad.design.counters import count
 from mmdeepmad.engine import launch
 from mmdeepmad.models import DeepMAD
-from ..configs.on_disk import (write_ade20k, write_coco, write_imagenet,
-                               write_rawframes)
+from ..configs.on_disk import write_all
 from ..configs.shrink import shrink
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -42,19 +41,7 @@ def run_tool(*args, cwd):
 
 @pytest.fixture(scope='module')
 def tiny_data(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('data'))
-    frames = osp.join(root, 'rawframes')
-    return dict(
-        imagenet=write_imagenet(
-            osp.join(root, 'imagenet'), num_classes=2, per_class=2),
-        coco=osp.join(root, 'coco'),
-        _coco=write_coco(osp.join(root, 'coco'), num_images=4),
-        ade20k=write_ade20k(osp.join(root, 'ade'), num_images=2),
-        rawframes=frames,
-        rawframes_train_list=write_rawframes(
-            frames, osp.join(root, 'train.txt'), class_dirs=True),
-        rawframes_val_list=write_rawframes(
-            frames, osp.join(root, 'val.txt'), class_dirs=True))
+    return write_all(str(tmp_path_factory.mktemp('data')))
 
 
 @pytest.mark.parametrize('scope', sorted(CASES))
