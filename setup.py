@@ -125,7 +125,10 @@ if __name__ == '__main__':
             exclude=('tests', 'tests.*', 'configs', 'tools', 'work_dirs')),
         include_package_data=True,
         package_data={
-            'mmdeepmad': ['presets/*.json', '.mim/**/*', '.mim/*'],
+            'mmdeepmad': [
+                'presets/*.json', 'reference/tinynas_released.json',
+                '.mim/**/*', '.mim/*'
+            ],
         },
         python_requires='>=3.11',
         classifiers=[

@@ -5,13 +5,15 @@ returns a :class:`~mmdeepmad.design.solver.DesignResult`; ``design_arch(...)``
 returns just the spec (what the backbone's ``arch=dict(flops=..., ...)`` uses).
 """
 from __future__ import annotations
+import math
 from typing import Optional, Sequence, Tuple
 
+from mmdeepmad.conventions import CONVENTIONS, DEFAULT_BETA, evaluate
 from .budgets import Budgets
+from .defaults import DEFAULT_DESIGN
 from .search_space import DEFAULT_STRIDES, SearchSpace
 from .solver import DesignResult, solve
-from .spec import BLOCK_FAMILIES, DEPTHWISE_FAMILIES, SpecError
-from .structure_model import CONVENTIONS
+from .spec import BLOCK_FAMILIES, DEPTHWISE_FAMILIES, ArchSpec, SpecError
 
 
 def default_strides(block: str, stages: int) -> Tuple[int, ...]:
@@ -24,13 +26,13 @@ def default_strides(block: str, stages: int) -> Tuple[int, ...]:
     return (2, ) * stages
 
 
-def make_space(block: str = 'bottleneck',
-               convention: str = 'paper',
-               resolution: int = 224,
-               stages: int = 5,
+def make_space(block: str = DEFAULT_DESIGN['block'],
+               convention: str = DEFAULT_DESIGN['convention'],
+               resolution: int = DEFAULT_DESIGN['resolution'],
+               stages: int = DEFAULT_DESIGN['stages'],
                strides: Optional[Sequence[int]] = None,
                kernels: Optional[Sequence[int]] = None,
-               width_multiple: int = 8,
+               width_multiple: int = DEFAULT_DESIGN['width_multiple'],
                max_depth: Optional[int] = None,
                max_channels: Optional[int] = None,
                head_channels: Optional[int] = None,
@@ -82,24 +84,28 @@ def make_space(block: str = 'bottleneck',
     return SearchSpace.for_block(block, **overrides)
 
 
-def design(block: str = 'bottleneck',
+def design(block: str = DEFAULT_DESIGN['block'],
            flops: Optional[float] = None,
            params: Optional[float] = None,
            rho: Optional[float] = None,
-           resolution: int = 224,
-           convention: str = 'paper',
+           resolution: int = DEFAULT_DESIGN['resolution'],
+           convention: str = DEFAULT_DESIGN['convention'],
            alpha: Optional[Sequence[float]] = None,
-           beta: float = 10.0,
-           stages: int = 5,
+           beta: float = DEFAULT_BETA,
+           stages: int = DEFAULT_DESIGN['stages'],
            strides: Optional[Sequence[int]] = None,
            kernels: Optional[Sequence[int]] = None,
-           width_multiple: int = 8,
+           width_multiple: int = DEFAULT_DESIGN['width_multiple'],
            max_depth: Optional[int] = None,
            head_channels: Optional[int] = None,
            name: str = '',
            command: Optional[str] = None,
            progress=None) -> DesignResult:
-    """Solve Eq. 5 for the budgets; every budget must be given."""
+    """Solve Eq. 5 for the budgets (all three must be given; a caller without
+    its own takes them from :data:`DEFAULT_DESIGN`) and return a verified
+    design: its arch JSON reads back as the same spec and
+    the convention's reference counts it to the solver's figures, within
+    every budget (:func:`verify_round_trip`)."""
     for key, value in (('flops', flops), ('params', params), ('rho', rho)):
         if value is None:
             raise SpecError(f'the {key} budget is missing: give {key}=...')
@@ -132,14 +138,39 @@ def design(block: str = 'bottleneck',
     if command:
         meta['command'] = command
     result.spec = result.spec.replace(name=name, meta=meta)
+    result.evaluation = verify_round_trip(result, alpha, beta)
     return result
 
 
-def design_arch(block: str = 'bottleneck',
+def verify_round_trip(result: DesignResult, alpha, beta):
+    """The design as a user gets it: its arch JSON read back must be the same
+    spec and the same bytes, counted again by the convention's reference it
+    must give the solver's figures and meet the budgets. Returns that
+    :class:`~mmdeepmad.conventions.Evaluation`; raises AssertionError (an
+    internal error: such a design is never returned) otherwise."""
+    text = result.spec.to_json()
+    spec = ArchSpec.from_json(text)
+    if spec != result.spec or spec.to_json() != text:
+        raise AssertionError('internal error: the arch JSON does not read '
+                             'back as the design')
+    exact = evaluate(spec, result.convention, alpha=alpha, beta=beta)
+    for key in ('flops', 'params', 'rho', 'score'):
+        ours, theirs = exact.figure(key), float(getattr(result, key))
+        if not math.isclose(ours, theirs, rel_tol=1e-9, abs_tol=1e-9):
+            raise AssertionError(
+                f'internal error: the design\'s {key} is {theirs} by the '
+                f'solver but {ours} by exact count')
+    if not result.budgets.satisfied_by(exact.flops, exact.params, exact.rho):
+        raise AssertionError('internal error: the design breaks a budget by '
+                             'exact count')
+    return exact
+
+
+def design_arch(block: str = DEFAULT_DESIGN['block'],
                 flops: Optional[float] = None,
                 params: Optional[float] = None,
                 rho: Optional[float] = None,
-                resolution: int = 224,
+                resolution: int = DEFAULT_DESIGN['resolution'],
                 **options):
     """The spec of :func:`design`: what ``DeepMAD(arch=dict(flops=...))``
     builds."""

@@ -18,15 +18,13 @@ import sys
 import tempfile
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from mmdeepmad.conventions.rules import CONVENTIONS, DEFAULT_BETA
+from .defaults import DEFAULT_DESIGN
+from .spec import BLOCK_FAMILIES as BLOCKS
 from .units import (UnitError, format_compact, parse_count, parse_float_list,
                     parse_int_list, parse_rho_list, rho_tag)
 
 PROG = 'design.py'
-BLOCKS = ('bottleneck', 'basic', 'mbv2', 'mbv2-se')
-CONVENTIONS = ('paper', 'tinynas')
-#: What a bare ``design.py`` designs: the paper's DeepMAD-R50 budget.
-R50 = dict(
-    block='bottleneck', flops=4.13e9, params=25.55e6, rho=0.3, resolution=224)
 DEFAULT_DIR = os.path.join('work_dirs', 'design')
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_USAGE = 0, 1, 2
@@ -330,7 +328,8 @@ def _design_options(args) -> Dict[str, object]:
     ]
     preset = not given
     if preset:
-        flops, params, rhos = R50['flops'], R50['params'], (R50['rho'], )
+        flops, params = DEFAULT_DESIGN['flops'], DEFAULT_DESIGN['params']
+        rhos = (DEFAULT_DESIGN['rho'], )
     elif len(given) != 3:
         missing = [
             n for n in ('--flops', '--params', '--rho') if n not in given
@@ -338,10 +337,10 @@ def _design_options(args) -> Dict[str, object]:
         raise CLIError(f'{", ".join(missing)} missing: give --flops, --params '
                        'and --rho together (or none of them for the '
                        'DeepMAD-R50 budget 4.13G, 25.55M, 0.3)')
-    block = args.block or R50['block']
-    resolution = args.resolution or R50['resolution']
-    convention = args.convention or 'paper'
-    stages = args.stages or 5
+    block = args.block or DEFAULT_DESIGN['block']
+    resolution = args.resolution or DEFAULT_DESIGN['resolution']
+    convention = args.convention or DEFAULT_DESIGN['convention']
+    stages = args.stages or DEFAULT_DESIGN['stages']
     if args.strides is not None and len(args.strides) != stages:
         raise CLIError(f'argument --strides: gives {len(args.strides)} '
                        f'values for {stages} stages; give one stride per '
@@ -359,8 +358,8 @@ def _design_options(args) -> Dict[str, object]:
         for key in ('stages', 'strides', 'kernels', 'width_multiple',
                     'max_depth', 'head_channels', 'alpha', 'beta'))
     preset = (
-        preset and not shaped and block == R50['block']
-        and resolution == R50['resolution'])
+        preset and not shaped and block == DEFAULT_DESIGN['block']
+        and resolution == DEFAULT_DESIGN['resolution'])
     if args.name is not None:
         name = args.name
     elif preset:
@@ -474,11 +473,12 @@ def run_design(args) -> int:
                 resolution=options['resolution'],
                 convention=options['convention'],
                 alpha=args.alpha,
-                beta=args.beta if args.beta is not None else 10.0,
+                beta=args.beta if args.beta is not None else DEFAULT_BETA,
                 stages=options['stages'],
                 strides=args.strides,
                 kernels=args.kernels,
-                width_multiple=args.width_multiple or 8,
+                width_multiple=(args.width_multiple
+                                or DEFAULT_DESIGN['width_multiple']),
                 max_depth=args.max_depth,
                 head_channels=args.head_channels,
                 name=name,
@@ -486,11 +486,15 @@ def run_design(args) -> int:
                 progress=progress)
         except InfeasibleBudgetError as error:
             raise CLIError(
-                f'{error}' + (f' (at rho {rho:g})' if sweep else ''),
+                error.describe(_advise_flag) +
+                (f' (at rho {rho:g})' if sweep else ''),
                 EXIT_INFEASIBLE) from None
         except (SpecError, ValueError) as error:
             raise CLIError(str(error)) from None
-        evaluation = _verify(result, budgets, args, report)
+        except AssertionError as error:  # the library's own verification
+            raise CLIError(f'{error}; nothing written',
+                           EXIT_INFEASIBLE) from None
+        evaluation = result.evaluation
         progress(f'done in {result.solve_time:.2f} s; verified by exact '
                  'count')
         path = _with_tag(out, tag) if sweep else out
@@ -534,34 +538,9 @@ def run_design(args) -> int:
     return EXIT_OK
 
 
-def _verify(result, budgets, args, report):
-    """Count the design again from its own JSON; it must reproduce the
-    solver's figures and meet the budgets (else nothing is written)."""
-    from .spec import ArchSpec
-    text = result.spec.to_json()
-    spec = ArchSpec.from_json(text)
-    if spec != result.spec or spec.to_json() != text:
-        raise CLIError(
-            'internal error: the arch JSON does not read back as '
-            'the design; nothing written', EXIT_INFEASIBLE)
-    evaluation = report.evaluate(
-        spec,
-        result.convention,
-        alpha=args.alpha,
-        beta=args.beta if args.beta is not None else 10.0)
-    for key in ('flops', 'params', 'rho', 'score'):
-        ours, theirs = evaluation.figure(key), float(getattr(result, key))
-        if not math.isclose(ours, theirs, rel_tol=1e-9, abs_tol=1e-9):
-            raise CLIError(
-                f'internal error: the design\'s {key} is {theirs} '
-                f'by the solver but {ours} by exact count; '
-                'nothing written', EXIT_INFEASIBLE)
-    if not budgets.satisfied_by(evaluation.flops, evaluation.params,
-                                evaluation.rho):
-        raise CLIError(
-            'internal error: the design breaks a budget by exact '
-            'count; nothing written', EXIT_INFEASIBLE)
-    return evaluation
+def _advise_flag(advice) -> str:
+    """The library's advice on a budget, worded as this command's flag."""
+    return f'use --{advice.budget} {advice.value} or more'
 
 
 def _add_tinynas(outputs: '_Outputs', spec, path: str) -> None:
@@ -576,49 +555,15 @@ def _add_tinynas(outputs: '_Outputs', spec, path: str) -> None:
 
 # ---- evaluate ---------------------------------------------------------------
 def load_arch(path: str, index: int = 0, resolution: Optional[int] = None):
-    """An ArchSpec from an arch JSON or a TinyNAS structure file (detected:
-    a JSON object with ``stem``/``stages`` is an arch JSON, anything else a
-    TinyNAS structure). Raises :class:`CLIError` naming the file and field."""
-    import json
-
-    from .spec import ArchSpec, SpecError
-    from .tinynas_format import parse_tinynas_structures, spec_from_tinynas
-    where = f'--evaluate {path}'
+    """An ArchSpec from an arch JSON or a TinyNAS structure file
+    (:func:`mmdeepmad.design.loader.read_arch_file`); its errors as one
+    :class:`CLIError` naming the file and field."""
+    from .loader import read_arch_file
+    from .spec import SpecError
     try:
-        with open(path, encoding='utf-8') as handle:
-            text = handle.read()
-    except OSError as error:
-        raise CLIError(f'{where}: cannot read it ({error.strerror})') from None
-    except UnicodeDecodeError:
-        raise CLIError(f'{where}: not a text file (expected an arch JSON or '
-                       'a TinyNAS structure)') from None
-    try:
-        data = json.loads(text)
-    except ValueError as error:
-        data = None
-        if path.lower().endswith('.json') or text.lstrip().startswith('{"'):
-            raise CLIError(f'{where}: not valid JSON ({error}); fix the file '
-                           'or write it again with design.py') from None
-    try:
-        if isinstance(data, dict) and ({'stem', 'stages', 'schema_version'}
-                                       & set(data)):
-            spec = ArchSpec.from_dict(data)
-            if resolution is not None:
-                spec = spec.replace(resolution=resolution)
-            return spec
-        structures = parse_tinynas_structures(text, where=path)
-        if not -len(structures) <= index < len(structures):
-            raise CLIError(f'argument --index: {path} holds '
-                           f'{len(structures)} structure(s); give 0..'
-                           f'{len(structures) - 1}')
-        name = os.path.splitext(os.path.basename(path))[0]
-        return spec_from_tinynas(
-            structures[index], resolution=resolution or 224, name=name)
+        return read_arch_file(path, index=index, resolution=resolution)
     except SpecError as error:
-        message = str(error)
-        if message.startswith(f'{path}: '):
-            message = message[len(path) + 2:]
-        raise CLIError(f'{where}: {message}') from None
+        raise CLIError(f'--evaluate {error}') from None
 
 
 def run_evaluate(args) -> int:
@@ -640,6 +585,7 @@ def run_evaluate(args) -> int:
     meta = spec.meta if isinstance(spec.meta, dict) else {}
     convention = args.convention or (meta.get('convention') if meta.get(
         'convention') in CONVENTIONS else 'paper')
+    from mmdeepmad.conventions import evaluate
     from . import report
     from .budgets import Budgets
     from .spec import SpecError
@@ -664,11 +610,11 @@ def run_evaluate(args) -> int:
             alpha = tuple(meta['alpha'])
         if beta is None and isinstance(meta.get('beta'), (int, float)):
             beta = float(meta['beta'])
-    beta = 10.0 if beta is None else beta
+    beta = DEFAULT_BETA if beta is None else beta
     if args.out_indices is not None:
         _check_out_indices(args.out_indices, spec.num_stages)
     try:
-        evaluation = report.evaluate(spec, convention, alpha=alpha, beta=beta)
+        evaluation = evaluate(spec, convention, alpha=alpha, beta=beta)
     except (SpecError, ValueError) as error:
         raise CLIError(f'--evaluate {args.evaluate}: cannot count it in the '
                        f'{convention} convention: {error}') from None

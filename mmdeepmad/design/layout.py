@@ -25,9 +25,15 @@ POOL_PROJ = 'pool_proj'  # 2x2 average pool then 1x1 conv + BN
 PROJ = 'proj'  # 1x1 conv + BN carrying the unit's stride
 
 
-def se_squeeze_channels(channels: int, ratio: float = 0.25) -> int:
-    """Squeeze width of SE: ``max(1, round(C * ratio) // 8) * 8``."""
-    return max(1, round(channels * ratio) // 8) * 8
+def se_squeeze_channels(channels, ratio: float = 0.25):
+    """Squeeze width of SE: ``max(1, round(C * ratio) // 8) * 8``.
+
+    ``channels`` is an int (an int comes back) or a numpy array (the batched
+    scorers; an array comes back). Rounding is half to even in both."""
+    if isinstance(channels, int):
+        return max(1, round(channels * ratio) // 8) * 8
+    import numpy as np
+    return np.maximum(1, np.round(np.asarray(channels) * ratio) // 8) * 8
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int) -> int:

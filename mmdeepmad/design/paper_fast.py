@@ -9,26 +9,15 @@ every
 figure against the spec-by-spec reference on random designs.
 """
 from __future__ import annotations
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from .layout import conv_output_size
+from mmdeepmad.conventions.rules import depth_penalty
+from .batched import BatchScores
+from .layout import conv_output_size, se_squeeze_channels
 from .search_space import Candidates, SearchSpace
 from .spec import DEPTHWISE_FAMILIES
-
-
-@dataclass
-class BatchScores:
-    """Per-design figures of a batch; ``score`` is the penalised objective."""
-
-    score: np.ndarray
-    entropy: np.ndarray
-    penalty: np.ndarray
-    flops: np.ndarray
-    params: np.ndarray
-    rho: np.ndarray
 
 
 def stage_sizes(space: SearchSpace):
@@ -42,10 +31,6 @@ def stage_sizes(space: SearchSpace):
         size = conv_output_size(size, 3, stride)
         sizes_out.append(size)
     return stem_size, np.asarray(sizes_in, float), np.asarray(sizes_out, float)
-
-
-def se_squeeze(width: np.ndarray) -> np.ndarray:
-    return np.maximum(1, np.round(width * 0.25) // 8) * 8
 
 
 def _unit_costs(space: SearchSpace, c_in, c, b, k, r_in, r_out, first):
@@ -64,7 +49,7 @@ def _unit_costs(space: SearchSpace, c_in, c, b, k, r_in, r_out, first):
         macs = c_in * b * r_in**2 + b * k2 * r_out**2 + b * c * r_out**2
         params = c_in * b + b * k2 + b * c + 4 * b + 2 * c
         if block == 'mbv2-se':
-            squeeze = se_squeeze(b)
+            squeeze = se_squeeze_channels(b)
             macs = macs + 2 * b * squeeze
             params = params + 2 * b * squeeze + 2 * squeeze + 2 * b
     if block not in DEPTHWISE_FAMILIES and first is not None:
@@ -142,7 +127,7 @@ def evaluate_paper(space: SearchSpace,
         channels = out[:, i] if i < space.num_stages - 1 else final
         entropy = entropy + alpha[i] * np.log(
             sizes_out[i]**2 * channels) * cumulative[i]
-    penalty = beta * np.exp(np.var(depth, axis=1))
+    penalty = depth_penalty(depth, beta, 'paper')
     rho = layers / np.exp(log_width / layers)
     return BatchScores(
         score=entropy - penalty,

@@ -9,13 +9,10 @@ command, which is stored in it (``meta.command``).
 rewrites them; ``tests/design/test_presets.py`` checks they are current.
 """
 from __future__ import annotations
-import os
 from typing import Dict, List
 
-from .spec import ArchSpec, SpecError
-
-PRESET_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'presets')
+from .spec import SpecError
+from .units import format_compact
 
 _RESNET = dict(block='bottleneck', rho=0.3, strides=(2, 2, 2, 1, 2))
 _MOBILE = dict(
@@ -50,22 +47,10 @@ def preset_names() -> List[str]:
     return list(PRESETS)
 
 
-def preset_path(name: str) -> str:
-    _check(name)
-    return os.path.join(PRESET_DIR, f'{name}.json')
-
-
 def _check(name: str) -> None:
     if name not in PRESETS:
         raise SpecError(f'unknown preset {name!r}; presets: '
                         f'{", ".join(PRESETS)}')
-
-
-def _quantity(value: float) -> str:
-    for scale, unit in ((1e9, 'G'), (1e6, 'M')):
-        if value >= scale:
-            return f'{value / scale:g}{unit}'
-    return f'{value:g}'
 
 
 def preset_arguments(name: str) -> List[str]:
@@ -74,8 +59,8 @@ def preset_arguments(name: str) -> List[str]:
     problem = PRESETS[name]
     args = [
         '--block', problem['block'], '--flops',
-        _quantity(problem['flops']), '--params',
-        _quantity(problem['params']), '--rho', f'{problem["rho"]:g}',
+        format_compact(problem['flops']), '--params',
+        format_compact(problem['params']), '--rho', f'{problem["rho"]:g}',
         '--resolution',
         str(problem.get('resolution', 224)), '--strides',
         ','.join(str(s) for s in problem['strides']), '--convention', 'tinynas'
@@ -108,11 +93,3 @@ def design_preset(name: str, progress=None):
         name=name,
         command=preset_command(name),
         progress=progress)
-
-
-def load_preset(name: str) -> ArchSpec:
-    path = preset_path(name)
-    if not os.path.exists(path):
-        raise SpecError(f'preset {name!r} has no stored design at {path}; '
-                        'run python tools/misc/generate_presets.py')
-    return ArchSpec.load(path)

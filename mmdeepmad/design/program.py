@@ -40,6 +40,7 @@ from typing import Optional
 import cvxpy as cp
 import numpy as np
 
+from mmdeepmad.conventions import rules
 from .structure_model import StructureModel
 
 SOLVER = 'CLARABEL'
@@ -293,7 +294,6 @@ class DepthProblem:
         self.log_rho = cp.Parameter(name='log_rho')
         L = self.L
         D = self.layer_rows @ L + self.layer_const
-        penalised = self._penalty_argument(L)
         constraints = [
             self.flops_per_depth @ L <= self.flops_room,
             self.params_per_depth @ L <= self.params_room,
@@ -304,18 +304,23 @@ class DepthProblem:
             L <= space.max_depths.astype(float),
         ]
         self.beta = beta
-        objective = self.score_per_depth @ L - beta * cp.exp(penalised)
+        objective = self.score_per_depth @ L
+        if beta != 0:
+            objective = objective - beta * cp.exp(self._penalty_argument(L))
         self.problem = cp.Problem(cp.Maximize(objective), constraints)
 
     def _penalty_argument(self, L):
-        """Var(L) (paper) or TinyNAS's std of the penalised depths."""
+        """Var(L) (paper) or TinyNAS's std of the penalised depths
+        (:func:`mmdeepmad.conventions.rules.penalised_stages`)."""
         model = self.model
-        if model.convention == 'paper':
-            M = model.M
-            return cp.sum_squares(L - cp.sum(L) / M) / M
-        chosen = penalised_stages(model)
-        sub = L[chosen[0]:]
+        chosen = list(
+            rules.penalised_stages(model.space.block, model.M,
+                                   model.convention))
+        first = chosen[0]  # the penalised stages are the last ones
+        sub = L[first:] if first else L
         count = len(chosen)
+        if model.convention == 'paper':
+            return cp.sum_squares(sub - cp.sum(sub) / count) / count
         return cp.norm(sub - cp.sum(sub) / count, 2) / math.sqrt(count)
 
     def solve(self, width_problem: WidthProblem, z: np.ndarray, depths,
@@ -378,22 +383,10 @@ class DepthProblem:
         return np.asarray(self.L.value), self.problem.status
 
 
-def penalised_stages(model: StructureModel):
-    """Stages whose depths enter TinyNAS's penalty: the last three of a
-    ResNet-type network (its list drops the first element twice), all of a
-    depthwise one."""
-    M = model.M
-    if model.space.block in ('mbv2', 'mbv2-se'):
-        return list(range(M))
-    return list(range(2, M)) if M > 2 else list(range(M))
-
-
 def depth_penalty(model: StructureModel, depths, beta: float) -> float:
-    depths = np.asarray(depths, float)
-    if model.convention == 'paper':
-        return beta * math.exp(float(np.var(depths)))
-    chosen = depths[penalised_stages(model)]
-    return beta * math.exp(float(np.std(chosen)))
+    """Guideline 2's penalty of a depth vector in the model's convention."""
+    return rules.depth_penalty(depths, beta, model.convention,
+                               model.space.block)
 
 
 def relax(model: StructureModel,

@@ -20,15 +20,10 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmdeepmad.conventions.rules import (DEFAULT_BETA, default_alpha,
+                                         depth_penalty)
 from .layout import MAIN, NetworkLayout, build_layout
 from .spec import ArchSpec
-
-DEFAULT_BETA = 10.0
-
-
-def default_alpha(num_stages: int) -> Tuple[float, ...]:
-    """Guideline 1's stage weights: 1 for every stage, 8 for the last."""
-    return tuple([1.0] * (num_stages - 1) + [8.0])
 
 
 def _layout(spec_or_layout) -> NetworkLayout:
@@ -71,11 +66,6 @@ def stage_entropies(spec_or_layout) -> Tuple[float, ...]:
         entropies.append(
             math.log(side * side * channels) * float(cumulative[stage]))
     return tuple(entropies)
-
-
-def depth_penalty(depths: Sequence[int], beta: float = DEFAULT_BETA) -> float:
-    """beta * Q with Q = exp(Var(L_1..L_M)) (Guideline 2)."""
-    return beta * math.exp(float(np.var(np.asarray(depths, dtype=float))))
 
 
 def widths_non_decreasing(spec: ArchSpec) -> bool:

@@ -20,17 +20,51 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mmdeepmad.conventions import (DEFAULT_BETA, Evaluation, check_convention,
+                                   default_alpha, evaluate, scored_stage_count)
+from .batched import batched_evaluator
 from .budgets import Budgets
 from .depth_search import DepthSearch
 from .local_search import SearchTrace, improve, repair
-from .paper_fast import evaluate_paper
 from .search_space import Candidates, SearchSpace
 from .spec import ArchSpec
-from .structure_model import CONVENTIONS, StructureModel
+from .structure_model import StructureModel
+from .units import format_budget
+
+#: How a budget is named in messages: the library's words.
+_LABELS = dict(flops='FLOPs', params='params', rho='rho')
+
+
+@dataclass(frozen=True)
+class Advice:
+    """A budget value that works, found by counting a buildable design."""
+
+    budget: str  # 'flops', 'params' or 'rho'
+    value: str  # formatted, rounded up: '4.2G'
+
+
+def advise_budget(advice: Advice) -> str:
+    """The library's wording of advice (the command line words it as a
+    flag)."""
+    return (f'raise the {_LABELS[advice.budget]} budget to {advice.value} '
+            'or more')
 
 
 class InfeasibleBudgetError(ValueError):
-    """No design of the space meets the budgets; the message says which."""
+    """No design of the space meets the budgets. ``reasons`` are
+    ``(text, advice)`` pairs naming the budget and the smallest value that can
+    be met; :meth:`describe` words the advice (``advise``: e.g. as a
+    command-line flag)."""
+
+    def __init__(self, reasons: Sequence[tuple]) -> None:
+        self.reasons = tuple(reasons)
+        super().__init__(self.describe())
+
+    def describe(self, advise: Callable[[Advice], str] = advise_budget) -> str:
+        parts = []
+        for text, advice in self.reasons:
+            parts.append(text + (f' ({advise(advice)})' if advice else ''))
+        return '; '.join(parts)
 
 
 @dataclass
@@ -49,36 +83,8 @@ class DesignResult:
     solve_time: float
     status: str
     stats: Dict[str, float] = field(default_factory=dict)
-
-
-def make_evaluator(space: SearchSpace, convention: str, alpha: Sequence[float],
-                   beta: float) -> Callable:
-    """Batched exact scorer of a convention (paper_fast / tinynas_fast)."""
-    if convention == 'paper':
-        return lambda cand: evaluate_paper(space, cand, alpha, beta)
-    from .paper_fast import BatchScores
-    from .tinynas_fast import TinyNASFastScorer
-    scorer = TinyNASFastScorer(
-        space.block,
-        space.strides,
-        stem_stride=space.stem_stride,
-        stem_kernel=space.stem_kernel,
-        head_channels=space.head_channels,
-        image_size=space.resolution,
-        alpha=alpha,
-        beta=beta)
-
-    def evaluate(cand: Candidates) -> BatchScores:
-        scores = scorer(cand.out, cand.mid, cand.kernel, cand.depth, cand.stem)
-        return BatchScores(
-            score=scores.penalised_score,
-            entropy=scores.score,
-            penalty=scores.depth_penalty,
-            flops=scores.flops,
-            params=scores.params,
-            rho=scores.rho)
-
-    return evaluate
+    #: the exact figures of ``spec``, counted by the convention's reference
+    evaluation: Optional[Evaluation] = None
 
 
 def kernel_roundings(space: SearchSpace, model: StructureModel,
@@ -150,25 +156,23 @@ def solve(space: SearchSpace,
           budgets: Budgets,
           convention: str = 'paper',
           alpha: Optional[Sequence[float]] = None,
-          beta: float = 10.0,
+          beta: float = DEFAULT_BETA,
           top: int = 3,
           progress: Optional[Callable[[str], None]] = None) -> DesignResult:
     """Design a network for ``budgets`` in ``space`` (module docstring)."""
-    if convention not in CONVENTIONS:
-        raise ValueError(f'convention must be one of {", ".join(CONVENTIONS)};'
-                         f' got {convention!r}')
-    alpha = tuple(alpha) if alpha is not None else default_alpha_for(
-        space, convention)
+    check_convention(convention)
+    alpha = tuple(alpha) if alpha is not None else default_alpha(
+        scored_stage_count(space.strides, convention))
     say = progress or (lambda message: None)
     started = time.perf_counter()
     model = StructureModel(space, convention, alpha)
-    evaluate = make_evaluator(space, convention, alpha, beta)
+    evaluate = batched_evaluator(space, convention, alpha, beta)
     search = DepthSearch(model, budgets, beta)
     say('searching depths (convex width problem per depth vector)')
     ranked = search.search(top=top)
     if not ranked:
         raise InfeasibleBudgetError(
-            explain_infeasible(space, budgets, convention, alpha, beta))
+            infeasibility_reasons(space, budgets, convention, alpha, beta))
     relaxed_value = ranked[0].value
     say(f'relaxation: {search.solves} width solves, best relaxed value '
         f'{relaxed_value:.2f} at depths {list(ranked[0].depths)}')
@@ -196,21 +200,21 @@ def solve(space: SearchSpace,
                 best, best_score = design, score
     if best is None:
         raise InfeasibleBudgetError(
-            explain_infeasible(space, budgets, convention, alpha, beta))
+            infeasibility_reasons(space, budgets, convention, alpha, beta))
     say(f'local improvement: {trace.steps} steps, {trace.evaluations} exact '
         f'evaluations')
     spec = space.to_spec(*best.row(0))
-    result = verify(spec, space, budgets, convention, alpha, beta)
+    exact = verify(spec, budgets, convention, alpha, beta)
     elapsed = time.perf_counter() - started
     return DesignResult(
         spec=spec,
         convention=convention,
-        score=result['score'],
-        entropy=result['entropy'],
-        penalty=result['penalty'],
-        flops=result['flops'],
-        params=result['params'],
-        rho=result['rho'],
+        score=exact.score,
+        entropy=exact.entropy,
+        penalty=exact.penalty,
+        flops=exact.flops,
+        params=exact.params,
+        rho=exact.rho,
         budgets=budgets,
         relaxed_value=relaxed_value,
         solve_time=elapsed,
@@ -219,56 +223,31 @@ def solve(space: SearchSpace,
             width_solves=search.solves,
             depth_vectors=len(search.cache),
             local_steps=trace.steps,
-            exact_evaluations=trace.evaluations))
+            exact_evaluations=trace.evaluations),
+        evaluation=exact)
 
 
-def default_alpha_for(space: SearchSpace, convention: str):
-    count = 5 if convention == 'tinynas' else space.num_stages
-    return tuple([1.0] * (count - 1) + [8.0])
-
-
-def verify(spec: ArchSpec, space: SearchSpace, budgets: Budgets,
-           convention: str, alpha, beta) -> Dict[str, float]:
-    """Exact figures of a spec, counted one by one; raises if a budget
-    breaks."""
-    if convention == 'paper':
-        from .counters import count
-        from .quantities import paper_score
-        scored = paper_score(spec, alpha, beta)
-        counts = count(spec)
-        figures = dict(
-            score=scored.score,
-            entropy=scored.entropy,
-            penalty=scored.penalty,
-            flops=float(counts.flops),
-            params=float(counts.params),
-            rho=scored.rho)
-    else:
-        from .tinynas import evaluate_tinynas
-        scored = evaluate_tinynas(spec, alpha=alpha, beta=beta)
-        figures = dict(
-            score=scored.penalised_score,
-            entropy=scored.score,
-            penalty=scored.depth_penalty,
-            flops=float(scored.flops),
-            params=float(scored.params),
-            rho=scored.rho)
-    broken = [
-        name for name in ('flops', 'params', 'rho')
-        if getattr(budgets, name) is not None
-        and figures[name] > getattr(budgets, name)
-    ]
-    if broken:
+def verify(spec: ArchSpec, budgets: Budgets, convention: str, alpha,
+           beta) -> Evaluation:
+    """The exact figures of a spec (:func:`mmdeepmad.conventions.evaluate`);
+    raises if a budget breaks, so such a design is never returned."""
+    exact = evaluate(spec, convention, alpha=alpha, beta=beta)
+    if not budgets.satisfied_by(exact.flops, exact.params, exact.rho):
+        broken = [
+            name for name, bound in budgets.constrained.items()
+            if exact.figure(name) > bound
+        ]
         raise AssertionError(
             f'internal error: the design breaks {broken} by exact count; '
             'it is not returned')
-    return figures
+    return exact
 
 
-def explain_infeasible(space: SearchSpace, budgets: Budgets, convention: str,
-                       alpha, beta) -> str:
-    """Which budget cannot be met, and the smallest value that can."""
-    evaluate = make_evaluator(space, convention, alpha, beta)
+def infeasibility_reasons(space: SearchSpace, budgets: Budgets,
+                          convention: str, alpha, beta) -> List[tuple]:
+    """Which budget cannot be met, and the smallest value that can:
+    ``(text, advice)`` pairs for :class:`InfeasibleBudgetError`."""
+    evaluate = batched_evaluator(space, convention, alpha, beta)
     M = space.num_stages
     step = space.width_multiple
     low = max(space.channels[0], step)
@@ -281,7 +260,6 @@ def explain_infeasible(space: SearchSpace, budgets: Budgets, convention: str,
                                space.mid_bounds(widest_out)[1],
                                [max(space.kernels)] * M, [space.depth[0]] * M)
     thin, wide = evaluate(thinnest), evaluate(widest)
-    units = dict(flops='FLOPs', params='params', rho='rho')
     reasons = []
     for name, smallest in (('flops', float(thin.flops[0])),
                            ('params', float(thin.params[0])),
@@ -289,11 +267,10 @@ def explain_infeasible(space: SearchSpace, budgets: Budgets, convention: str,
         bound = getattr(budgets, name)
         if bound is not None and smallest > bound:
             reasons.append(
-                f'the {units[name]} budget {format_quantity(name, bound)} '
-                f'cannot be met: the smallest {units[name]} in this space is '
-                f'{format_quantity(name, smallest)} '
-                f'(use --{name} {format_quantity(name, smallest, up=True)} '
-                'or more)')
+                (f'the {_LABELS[name]} budget {format_budget(name, bound)} '
+                 f'cannot be met: the smallest {_LABELS[name]} in this space '
+                 f'is {format_budget(name, smallest)}',
+                 Advice(name, format_budget(name, smallest, up=True))))
     if not reasons:
         joint = smallest_jointly(space, budgets, convention, alpha)
         for name, smallest in joint.items():
@@ -301,27 +278,29 @@ def explain_infeasible(space: SearchSpace, budgets: Budgets, convention: str,
             if smallest is not None and bound is not None and \
                     smallest[0] > bound:
                 others = ' and '.join(
-                    f'{units[other]} <= '
-                    f'{format_quantity(other, getattr(budgets, other))}'
+                    f'{_LABELS[other]} <= '
+                    f'{format_budget(other, getattr(budgets, other))}'
                     for other in ('flops', 'params', 'rho')
                     if other != name and getattr(budgets, other) is not None)
                 lower, buildable = smallest
-                reasons.append(
-                    f'the {units[name]} budget {format_quantity(name, bound)} '
-                    f'cannot be met together with {others}: the smallest '
-                    f'{units[name]} that can is at least '
-                    f'{format_quantity(name, lower)} (the continuous bound)' +
-                    (f' and {format_quantity(name, buildable, up=True)} is '
-                     f'met by a buildable design (use --{name} '
-                     f'{format_quantity(name, buildable, up=True)} or more)'
-                     if buildable is not None else ''))
+                text = (f'the {_LABELS[name]} budget '
+                        f'{format_budget(name, bound)} cannot be met together '
+                        f'with {others}: the smallest {_LABELS[name]} that '
+                        f'can is at least {format_budget(name, lower)} (the '
+                        'continuous bound)')
+                advice = None
+                if buildable is not None:
+                    value = format_budget(name, buildable, up=True)
+                    text += f' and {value} is met by a buildable design'
+                    advice = Advice(name, value)
+                reasons.append((text, advice))
     if not reasons:
         reasons.append(
-            'the budgets cannot all be met at once (each alone can): '
-            f'FLOPs <= {format_quantity("flops", budgets.flops)}, params <= '
-            f'{format_quantity("params", budgets.params)}, rho <= '
-            f'{budgets.rho}; raise one of them')
-    return '; '.join(reasons)
+            ('the budgets cannot all be met at once (each alone can): '
+             f'FLOPs <= {format_budget("flops", budgets.flops)}, params <= '
+             f'{format_budget("params", budgets.params)}, rho <= '
+             f'{budgets.rho}; raise one of them', None))
+    return reasons
 
 
 def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
@@ -378,7 +357,7 @@ def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
         grid.mid[0] = np.clip(
             np.ceil(widths[1 + model.M:1 + 2 * model.M] / step) * step, low,
             high)
-        exact = make_evaluator(space, convention, alpha, 10.0)(grid)
+        exact = batched_evaluator(space, convention, alpha, 0.0)(grid)
         other_ok = all(
             getattr(budgets, other) is None
             or float(getattr(exact, other)[0]) <= getattr(budgets, other)
@@ -387,20 +366,3 @@ def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
             space.contains(grid)[0]) else None
         result[name] = (float(np.exp(minimum.value)), buildable)
     return result
-
-
-def format_quantity(name: str, value, up: bool = False) -> str:
-    """4.13G / 25.55M style, rounded up when ``up`` (a value that suffices)."""
-    if value is None:
-        return 'unbounded'
-    if name == 'rho':
-        if up:
-            return f'{math.ceil(value * 1000) / 1000:.3f}'
-        return f'{value:.3g}'
-    for scale, unit in ((1e9, 'G'), (1e6, 'M'), (1e3, 'K')):
-        if value >= scale:
-            shown = value / scale
-            if up:
-                shown = math.ceil(shown * 1000) / 1000
-            return f'{shown:.3f}{unit}'.replace('.000', '')
-    return f'{math.ceil(value) if up else value:g}'

@@ -25,14 +25,11 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmdeepmad.conventions.rules import (TINYNAS_SCORE_RESOLUTION,
+                                         check_convention)
 from .paper_fast import stage_sizes
 from .search_space import SearchSpace
 from .spec import DEPTHWISE_FAMILIES
-
-CONVENTIONS = ('paper', 'tinynas')
-
-#: TinyNAS scores at this resolution whatever the image size.
-TINYNAS_SCORE_RESOLUTION = 224
 
 #: Coefficient standing in for a term that vanishes (L - 1 = 0) in log space.
 _TINY = 1e-12
@@ -55,9 +52,7 @@ class StructureModel:
 
     def __init__(self, space: SearchSpace, convention: str,
                  alpha: Sequence[float]):
-        if convention not in CONVENTIONS:
-            raise ValueError(f'convention must be one of {CONVENTIONS}; got '
-                             f'{convention!r}')
+        check_convention(convention)
         self.space = space
         self.convention = convention
         self.M = M = space.num_stages
@@ -65,20 +60,26 @@ class StructureModel:
         self.factor = 0.5 if convention == 'tinynas' else 1.0
         self.layers_per_unit = 2 if space.block == 'basic' else 3
         if convention == 'tinynas':
-            scale = TINYNAS_SCORE_RESOLUTION / space.stem_stride
-            self.stem_size = scale
-            sizes_in, sizes_out = [], []
+            # the score reads sides at 224, floor-divided as TinyNAS does
+            side = TINYNAS_SCORE_RESOLUTION // space.stem_stride
+            self.stem_size = side
+            sizes_out = []
             for stride in space.strides:
-                sizes_in.append(scale)
-                scale = scale / stride
-                sizes_out.append(scale)
-            self.sizes_in = np.asarray(sizes_in)
-            self.sizes_out = np.asarray(sizes_out)
+                side = side // stride
+                sizes_out.append(side)
+            self.sizes_out = np.asarray(sizes_out, dtype=float)
             # FLOPs are counted at the real resolution with float sides
+            scale = TINYNAS_SCORE_RESOLUTION / space.stem_stride
+            flop_in, flop_out = [], []
+            for stride in space.strides:
+                flop_in.append(scale)
+                scale = scale / stride
+                flop_out.append(scale)
             ratio = space.resolution / TINYNAS_SCORE_RESOLUTION
-            self.flop_stem_size = self.stem_size * ratio
-            self.flop_sizes_in = self.sizes_in * ratio
-            self.flop_sizes_out = self.sizes_out * ratio
+            self.flop_stem_size = (
+                TINYNAS_SCORE_RESOLUTION / space.stem_stride * ratio)
+            self.flop_sizes_in = np.asarray(flop_in) * ratio
+            self.flop_sizes_out = np.asarray(flop_out) * ratio
         else:
             self.stem_size, self.sizes_in, self.sizes_out = stage_sizes(space)
             self.flop_stem_size = self.stem_size

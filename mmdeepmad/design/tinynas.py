@@ -58,18 +58,22 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from mmdeepmad.conventions.rules import (DEFAULT_BETA,
+                                         TINYNAS_SCORE_RESOLUTION,
+                                         default_alpha)
+from mmdeepmad.conventions.rules import depth_penalty as _depth_penalty
 from .budgets import Budgets
 from .layout import se_squeeze_channels
 from .spec import ArchSpec, SpecError
-from .tinynas_format import (PLAIN_CLASS, spec_from_tinynas, spec_to_tinynas,
-                             validate_structure)
+from .tinynas_format import (FAMILY_OF_CLASS, PLAIN_CLASS, spec_from_tinynas,
+                             spec_to_tinynas, validate_structure)
 
-#: Guideline 1's stage weights as the official configs set them.
-DEFAULT_ALPHA = (1, 1, 1, 1, 8)
-#: The official configs' ``depth_penalty_ratio``.
-DEFAULT_BETA = 10.0
-#: The side TinyNAS's scorer uses for R_s (it is built without the image size).
-SCORE_RESOLUTION = 224
+#: What the ``tinynas`` figures count (printed with them).
+CONVENTION = (
+    'tinynas convention: FLOPs and params as the official DeepMAD code '
+    '(TinyNAS) counts them: conv MACs + 2 per output element for BN + ReLU '
+    'and 2x2-pool terms; params = conv weights + BN affine; stem included, no '
+    'classifier head; score and rho by TinyNAS\'s stage rule, R_s at 224')
 
 # Unit kinds (TinyNAS inner classes) and the plain conv.
 CONV = 'ConvKXBNRELU'
@@ -273,7 +277,7 @@ class StageInfo:
 
 
 def stage_info(structure: Sequence[Dict[str, Any]],
-               resolution: Union[int, float] = SCORE_RESOLUTION,
+               resolution: Union[int, float] = TINYNAS_SCORE_RESOLUTION,
                blocks: Optional[List[List[TinyNASUnit]]] = None) -> StageInfo:
     """TinyNAS's stage boundaries of a structure (see :class:`StageInfo`)."""
     blocks = tinynas_blocks(structure) if blocks is None else blocks
@@ -306,23 +310,16 @@ def stage_info(structure: Sequence[Dict[str, Any]],
 
 def depth_penalty(structure: Sequence[Dict[str, Any]],
                   beta: float = DEFAULT_BETA) -> float:
-    """``beta * exp(std(L))`` over the super-blocks, with TinyNAS's dropping
-    rule (decided by the class of the *second* block): SuperResK1KXK1 drops
-    the first ``L`` twice and needs exactly five super-blocks; SuperResKXKX
-    drops it once; depthwise networks keep all. ``beta == 0`` gives 0."""
-    if beta == 0:
-        return 0.0
+    """``beta * exp(std(L))`` over the super-blocks TinyNAS keeps: its rule
+    is decided by the class of the *second* block (the first super-block;
+    :func:`mmdeepmad.conventions.rules.penalised_stages`). ``beta == 0``
+    gives 0."""
     depths = [int(block['L']) for block in structure if 'L' in block]
     second = structure[1]['class'] if len(structure) > 1 else None
-    if second == 'SuperResK1KXK1':
-        depths = depths[1:]
-        if len(depths) != 4:
-            raise ValueError(
-                'TinyNAS needs exactly 5 super-blocks in a SuperResK1KXK1 '
-                f'network to compute its depth penalty; got {len(depths) + 1}')
-    if second in ('SuperResK1KXK1', 'SuperResKXKX'):
-        depths = depths[1:]
-    return float(np.exp(np.std(np.array(depths))) * beta)
+    family = FAMILY_OF_CLASS.get(second, 'mbv2')
+    if beta == 0:
+        return 0.0
+    return _depth_penalty(depths, beta, 'tinynas', family)
 
 
 @dataclass(frozen=True)
@@ -385,17 +382,18 @@ def _as_structure(arch) -> Tuple[List[Dict[str, Any]], Optional[int]]:
 
 def evaluate_tinynas(
     arch: Union[ArchSpec, Sequence[Dict[str, Any]]],
-    alpha: Sequence[float] = DEFAULT_ALPHA,
+    alpha: Optional[Sequence[float]] = None,
     beta: float = DEFAULT_BETA,
     budgets: Optional[Budgets] = None,
     *,
     image_size: Optional[Union[int, float]] = None,
-    score_resolution: Union[int,
-                            float] = SCORE_RESOLUTION) -> TinyNASEvaluation:
+    score_resolution: Union[int, float] = TINYNAS_SCORE_RESOLUTION
+) -> TinyNASEvaluation:
     """Score and count a spec or a raw TinyNAS structure as TinyNAS does.
 
     ``alpha`` is the ``multi_block_ratio`` (one weight per stage, a 0 weight
-    skips the stage), ``beta`` the ``depth_penalty_ratio``. FLOPs are counted
+    skips the stage; default 1, ..., 1, 8), ``beta`` the
+    ``depth_penalty_ratio``. FLOPs are counted
     at ``image_size`` (default: the spec's resolution, 224 for a structure).
     Raises ``ValueError`` when the number of stages differs from
     ``len(alpha)`` (TinyNAS then scores -9999) or when a SuperResK1KXK1
@@ -421,7 +419,7 @@ def evaluate_tinynas(
 
     # ---- stages, score and effectiveness ----------------------------------
     info = stage_info(structure, score_resolution, blocks)
-    alpha = tuple(alpha)
+    alpha = default_alpha(info.num_stages) if alpha is None else tuple(alpha)
     if info.num_stages != len(alpha):
         raise ValueError(
             f'the structure has {info.num_stages} stages (boundaries before '

@@ -15,7 +15,7 @@ Example::
     result = scorer(out_channels, mid_channels, kernel_size, depth,
                     stem_channels)          # (N, 5) arrays and an (N,) array
     ok = result.satisfies(Budgets(flops=1.82e9, params=11.69e6, rho=0.3))
-    best = np.argmax(np.where(ok, result.penalised_score, -np.inf))
+    best = np.argmax(np.where(ok, result.score, -np.inf))
 
 Closed forms (``c`` in channels of the super-block, ``o`` out, ``m`` btn, ``k``
 kernel, ``s`` stride, ``L`` units; FLOPs per unit are per input-side^2 and are
@@ -44,37 +44,19 @@ side
   (basic, not defined by TinyNAS).
 """
 from __future__ import annotations
-from typing import Dict, NamedTuple, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from .budgets import Budgets
+from mmdeepmad.conventions.rules import (DEFAULT_BETA,
+                                         TINYNAS_SCORE_RESOLUTION,
+                                         default_alpha, depth_penalty,
+                                         penalised_stages)
+from .batched import BatchScores
+from .layout import se_squeeze_channels
 from .spec import BLOCK_FAMILIES, ArchSpec
-from .tinynas import (DEFAULT_ALPHA, DEFAULT_BETA, SCORE_RESOLUTION,
-                      stage_info, tinynas_blocks)
+from .tinynas import stage_info, tinynas_blocks
 from .tinynas_format import CLASS_OF_FAMILY, spec_to_tinynas
-
-
-class FastScores(NamedTuple):
-    """Arrays of shape (N,) (``per_stage_score``: (N, number of stages)).
-
-    ``params`` are exact integers stored as float64; ``flops`` at the image
-    size; ``score`` is S, ``depth_penalty`` beta*exp(std L),
-    ``penalised_score`` = score - depth_penalty."""
-
-    params: np.ndarray
-    flops: np.ndarray
-    rho: np.ndarray
-    score: np.ndarray
-    depth_penalty: np.ndarray
-    penalised_score: np.ndarray
-    per_stage_score: np.ndarray
-
-    def satisfies(self, budgets: Optional[Budgets]) -> np.ndarray:
-        """Boolean (N,) mask of the candidates within ``budgets``."""
-        if budgets is None:
-            return np.ones(self.params.shape, dtype=bool)
-        return budgets.mask(self.flops, self.params, self.rho)
 
 
 class TinyNASFastScorer:
@@ -90,7 +72,8 @@ class TinyNASFastScorer:
         in_channels: image channels.
         image_size: side at which FLOPs are counted (TinyNAS's cfg.image_size).
         alpha: per-stage weights (TinyNAS's ``multi_block_ratio``); the stride
-            pattern must give exactly ``len(alpha)`` stages.
+            pattern must give exactly ``len(alpha)`` stages (default 1, ...,
+            1, 8 for the stages it gives).
         beta: the depth-penalty ratio.
         score_resolution: side the scorer uses for R_s (224 in TinyNAS).
 
@@ -109,9 +92,9 @@ class TinyNASFastScorer:
                  head_kernel: int = 1,
                  in_channels: int = 3,
                  image_size: float = 224,
-                 alpha: Sequence[float] = DEFAULT_ALPHA,
+                 alpha: Optional[Sequence[float]] = None,
                  beta: float = DEFAULT_BETA,
-                 score_resolution: float = SCORE_RESOLUTION) -> None:
+                 score_resolution: float = TINYNAS_SCORE_RESOLUTION) -> None:
         if family not in BLOCK_FAMILIES:
             raise ValueError(f'family must be one of {BLOCK_FAMILIES}, '
                              f'got {family!r}')
@@ -130,19 +113,18 @@ class TinyNASFastScorer:
         self.head_kernel = head_kernel
         self.in_channels = in_channels
         self.image_size = image_size
-        self.alpha = tuple(float(a) for a in alpha)
+        self.alpha = None if alpha is None else tuple(float(a) for a in alpha)
         self.beta = float(beta)
         self.score_resolution = score_resolution
-        if family == 'bottleneck' and self.beta != 0 and self.num_blocks != 5:
-            raise ValueError(
-                'TinyNAS computes the depth penalty of a SuperResK1KXK1 '
-                f'network only with exactly 5 super-blocks, got '
-                f'{self.num_blocks}')
+        if self.beta != 0:  # raises where TinyNAS cannot penalise
+            penalised_stages(family, self.num_blocks, 'tinynas')
 
         # The stage pattern depends only on the strides (and on SE); read it
         # off a dummy structure with the slow code so both agree by design.
         dummy = self._dummy_structure()
         info = stage_info(dummy, score_resolution, tinynas_blocks(dummy))
+        if self.alpha is None:
+            self.alpha = default_alpha(info.num_stages)
         if info.num_stages != len(self.alpha):
             raise ValueError(
                 f'the stride pattern gives {info.num_stages} stages but alpha '
@@ -237,7 +219,7 @@ class TinyNASFastScorer:
 
     # ---- evaluation --------------------------------------------------------
     def __call__(self, out_channels, mid_channels, kernel_size, depth,
-                 stem_channels) -> FastScores:
+                 stem_channels) -> BatchScores:
         """Evaluate N candidates.
 
         Args:
@@ -303,7 +285,7 @@ class TinyNASFastScorer:
                 p_first = c * m + 4 * m + mk2 + om + 2 * o
                 p_rest = 2 * om + mk2 + 4 * m + 2 * o
                 if family == 'mbv2-se':
-                    q = np.maximum(1.0, np.floor(np.round(m * 0.25) / 8)) * 8
+                    q = se_squeeze_channels(m)
                     se = 2 * m * q + 2 * q + 2 * m
                     p_first = p_first + se
                     p_rest = p_rest + se
@@ -368,26 +350,17 @@ class TinyNASFastScorer:
             rho = rho_s if rho is None else np.maximum(rho, rho_s)
         score = per_stage.sum(axis=1)
 
-        if self.beta == 0:
-            penalty = np.zeros(out.shape[0])
-        else:
-            if family == 'bottleneck':
-                kept = dep[:, 2:]
-            elif family == 'basic':
-                kept = dep[:, 1:]
-            else:
-                kept = dep
-            penalty = self.beta * np.exp(np.std(kept, axis=1))
-        return FastScores(
-            params=params,
+        penalty = depth_penalty(dep, self.beta, 'tinynas', family)
+        return BatchScores(
+            score=score - penalty,
+            entropy=score,
+            penalty=penalty,
             flops=flops,
+            params=params,
             rho=rho,
-            score=score,
-            depth_penalty=penalty,
-            penalised_score=score - penalty,
-            per_stage_score=per_stage)
+            per_stage=per_stage)
 
-    def score_specs(self, specs: Sequence[ArchSpec]) -> FastScores:
+    def score_specs(self, specs: Sequence[ArchSpec]) -> BatchScores:
         """Convenience: evaluate a list of specs sharing this scorer's fixed
         parts (not checked)."""
         return self(**self.arrays_from_specs(specs))

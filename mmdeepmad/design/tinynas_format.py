@@ -371,7 +371,8 @@ def load_tinynas(path: str,
     structures = load_tinynas_structures(path)
     if not -len(structures) <= index < len(structures):
         raise SpecError(f'{path}: holds {len(structures)} structure(s); '
-                        f'index {index} is out of range')
+                        f'index {index} is out of range (give 0..'
+                        f'{len(structures) - 1})')
     if name is None:
         name = os.path.splitext(os.path.basename(path))[0]
     try:

@@ -180,6 +180,25 @@ def format_compact(value: Optional[float]) -> str:
     return f'{value:.4g}'
 
 
+def format_budget(name: str, value: Optional[float], up: bool = False) -> str:
+    """A budget in a message: ``4.13G``, ``25.55M``, ``0.3``; rounded up to
+    the third decimal when ``up`` (a value that suffices), ``unbounded`` for
+    None."""
+    if value is None:
+        return 'unbounded'
+    if name == 'rho':
+        if up:
+            return f'{math.ceil(value * 1000) / 1000:.3f}'
+        return f'{value:.3g}'
+    for scale, unit in ((1e9, 'G'), (1e6, 'M'), (1e3, 'K')):
+        if value >= scale:
+            shown = value / scale
+            if up:
+                shown = math.ceil(shown * 1000) / 1000
+            return f'{shown:.3f}{unit}'.replace('.000', '')
+    return f'{math.ceil(value) if up else value:g}'
+
+
 def format_exact(value: float) -> str:
     """An exact count with thousands separators (``25,403,664``); a count
     that is not an integer (TinyNAS's FLOPs may not be) keeps its fraction."""

@@ -5,7 +5,7 @@ Importing this package registers ``DeepMAD`` in mmdeepmad's registry and,
 lazily, in the registries of mmpretrain, mmdet, mmseg and mmaction2 (see
 :mod:`.registration`).
 """
-from .archs import list_presets, resolve_arch
+from mmdeepmad.design.loader import list_presets, load_arch
 from .backbones import DeepMAD, DeepMADForMMAction
 from .blocks import (BasicBlock, Bottleneck, InvertedResidual,
                      InvertedResidualSE, ResidualUnit, SqueezeExcitation)
@@ -17,6 +17,6 @@ register_downstream()
 __all__ = [
     'DeepMAD', 'DeepMADForMMAction', 'ResidualUnit', 'Bottleneck',
     'BasicBlock', 'InvertedResidual', 'InvertedResidualSE',
-    'SqueezeExcitation', 'fuse_conv_bn', 'list_presets', 'resolve_arch',
+    'SqueezeExcitation', 'fuse_conv_bn', 'list_presets', 'load_arch',
     'register_downstream'
 ]

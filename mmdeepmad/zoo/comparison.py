@@ -4,43 +4,34 @@ from __future__ import annotations
 import io
 import os.path as osp
 import time
+from typing import Optional
 
-from .facts import (ALPHA, BETA, COMPARISON_BEGIN, COMPARISON_END,
-                    DESIGN_TIMES, TINYNAS_DESIGN_TIME, TINYNAS_RELEASES,
+from mmdeepmad.conventions import DEFAULT_BETA, default_alpha
+from ..reference import tinynas_releases
+from .facts import (COMPARISON_BEGIN, COMPARISON_END, DESIGN_TIMES,
+                    TINYNAS_DESIGN_TIME, TINYNAS_RELEASES,
                     TINYNAS_RELEASES_NOT_IN_REFERENCE, Progress, design_time)
 from .markdown import _fmt_row, _g, _m
 
 
-def build_comparison(reference: str,
+def build_comparison(reference: Optional[str],
                      root: str,
                      progress: Progress = None) -> str:
     """The comparison section (between its markers).
 
-    Without the reference data, the section of the committed
-    ``model_zoo.md`` is kept as it is (it cannot be recomputed)."""
-    import json
-    if not osp.isfile(reference):
-        committed = osp.join(root, 'model_zoo.md')
-        if osp.isfile(committed):
-            with open(committed, encoding='utf-8') as handle:
-                text = handle.read()
-            begin, end = text.find(COMPARISON_BEGIN), text.find(COMPARISON_END)
-            if begin >= 0 and end > begin:
-                if progress:
-                    progress(f'note: {reference} not found; keeping the '
-                             'committed comparison section')
-                return text[begin:end + len(COMPARISON_END)] + '\n'
-        return (f'{COMPARISON_BEGIN}\n## Comparison with the official '
-                'TinyNAS releases\n\nNot generated: the reference data '
-                '(`shared/reference/tinynas_released.json`) was not found.\n'
-                f'{COMPARISON_END}\n')
+    ``reference`` is the TinyNAS reference data (default: the committed
+    ``mmdeepmad/reference/tinynas_released.json``, see
+    :func:`mmdeepmad.reference.tinynas_releases`, which raises
+    :class:`~mmdeepmad.reference.ReferenceDataError` naming the file when
+    it is missing or malformed). ``root`` (the checkout) is not needed: the
+    reference data ships with the package."""
+    del root
+    from mmdeepmad.conventions import evaluate
     from mmdeepmad.design.api import design_arch
-    from mmdeepmad.design.presets import PRESETS, load_preset
-    from mmdeepmad.design.quantities import paper_score
-    from mmdeepmad.design.tinynas import evaluate_tinynas
+    from mmdeepmad.design.loader import load_preset
+    from mmdeepmad.design.presets import PRESETS
     from mmdeepmad.design.tinynas_format import spec_from_tinynas
-    with open(reference, encoding='utf-8') as handle:
-        data = json.load(handle)
+    data = tinynas_releases(reference)
     by_name = {s['name']: s for s in data['structures']}
     rows = []
     for release, preset in TINYNAS_RELEASES.items():
@@ -50,24 +41,23 @@ def build_comparison(reference: str,
         theirs = spec_from_tinynas(
             ref['structure'], resolution=int(ref['image_size']), name=release)
         ours = load_preset(preset)
-        mine = evaluate_tinynas(ours)
+        mine = evaluate(ours, 'tinynas')
         problem = PRESETS[preset]
         budgets = (f"{problem['params'] / 1e6:g}M / "
                    f"{problem['flops'] / 1e9:g}G / {problem['rho']:g}")
-        their_paper = paper_score(theirs, alpha=ALPHA, beta=BETA).score
-        our_paper = paper_score(ours, alpha=ALPHA, beta=BETA).score
+        their_paper = evaluate(theirs, 'paper').score
+        our_paper = evaluate(ours, 'paper').score
         # the same budgets designed for the paper's convention (its counts
         # and its objective); timed here, deterministic in its output
         started = time.perf_counter()
         paper_design = design_arch(**dict(PRESETS[preset], convention='paper'))
         paper_seconds = time.perf_counter() - started
-        paper_mine = evaluate_tinynas(paper_design)
-        paper_value = paper_score(paper_design, alpha=ALPHA, beta=BETA).score
+        paper_mine = evaluate(paper_design, 'tinynas')
+        paper_value = evaluate(paper_design, 'paper').score
         rows.append([
             f'`{preset}` (ours, tinynas convention)', budgets,
             _m(mine.params),
-            _g(mine.flops), f'{mine.rho:.3f}',
-            f'**{mine.penalised_score:,.1f}**',
+            _g(mine.flops), f'{mine.rho:.3f}', f'**{mine.score:,.1f}**',
             _score(our_paper),
             design_time(preset)
         ])
@@ -75,7 +65,7 @@ def build_comparison(reference: str,
             'ours, designed under the paper convention', '″',
             _m(paper_mine.params),
             _g(paper_mine.flops), f'{paper_mine.rho:.3f}',
-            f'{paper_mine.penalised_score:,.1f}', f'**{_score(paper_value)}**',
+            f'{paper_mine.score:,.1f}', f'**{_score(paper_value)}**',
             'seconds ⁴'
         ])
         del paper_seconds
@@ -89,12 +79,12 @@ def build_comparison(reference: str,
         ])
         rows.append([
             '*ours − TinyNAS*', '', '', '', '',
-            f"*{mine.penalised_score - ref['penalised_score']:+,.1f}*",
+            f"*{mine.score - ref['penalised_score']:+,.1f}*",
             f'*{_score(paper_value - their_paper, sign=True)}* ⁵', ''
         ])
         if progress:
             progress(f'{preset:<16} vs {release:<16} tinynas '
-                     f"{mine.penalised_score:10.1f} vs "
+                     f"{mine.score:10.1f} vs "
                      f"{ref['penalised_score']:10.1f}   paper "
                      f'{our_paper:10.1f} vs {their_paper:10.1f}')
     out = io.StringIO()
@@ -103,16 +93,19 @@ def build_comparison(reference: str,
     w('## Comparison with the official TinyNAS releases\n\n')
     w('Each preset next to the structure TinyNAS (the official DeepMAD code) '
       'released for the same budgets. Values of the releases are those '
-      'TinyNAS\'s own code computes (`shared/reference/tinynas_released.json`'
+      'TinyNAS\'s own code computes '
+      '(`mmdeepmad/reference/tinynas_released.json`'
       f", {data.get('source', '').split(':')[0]}); ours are computed by "
-      '`mmdeepmad.design.tinynas.evaluate_tinynas`, which reproduces them. '
+      '`mmdeepmad.conventions.evaluate(spec, \'tinynas\')`, which '
+      'reproduces them. '
       'Params, FLOPs and rho are in TinyNAS\'s count (no classifier head; '
       'FLOPs include BN and ReLU terms), so they differ from the table '
       'above. Higher scores are better.\n\n')
     w('- **Score (TinyNAS)**: penalised score as the official code computes '
       'it, the objective both designs were made for.\n')
     w('- **Score (paper)**: `paper_score` (Eq. 5: sum alpha_s H_s − beta Q, '
-      f'alpha = {",".join(f"{a:g}" for a in ALPHA)}, beta = {BETA:g}) of '
+      f'alpha = {",".join(f"{a:g}" for a in default_alpha(5))}, '
+      f'beta = {DEFAULT_BETA:g}) of '
       'both structures.\n\n')
     w(
         _fmt_row([
@@ -125,7 +118,7 @@ def build_comparison(reference: str,
     w('\n')
     w('¹ TinyNAS: evolutionary search, 500,000 candidate evaluations; '
       'measured at 9–14 evaluations/s on a 2-core machine, i.e. 10–20 hours '
-      'per design (`shared/reference/TINYNAS.md`). '
+      'per design. '
       '² mmdeepmad: wall time of one design (`design_preset`: solve, '
       'round, verify) on a 2-core CPU, as recorded in '
       '`mmdeepmad/zoo/design_times.json` (' + _times_source() + '; '

@@ -2,9 +2,10 @@
 """What the zoo states: paper results, conventions and fixed facts."""
 from __future__ import annotations
 import hashlib
-import os
 import os.path as osp
 from typing import Callable, Dict, Optional, Tuple
+
+from ..reference import reference_path
 
 PAPER_TITLE = ('DeepMAD: Mathematical Architecture Design for Deep '
                'Convolutional Neural Network')
@@ -88,9 +89,6 @@ def design_time(preset: str) -> str:
     return 'not measured' if seconds is None else f'{seconds:.1f} s ²'
 
 
-ALPHA = (1.0, 1.0, 1.0, 1.0, 8.0)
-BETA = 10.0
-
 COMPARISON_BEGIN = '<!-- tinynas-comparison:begin -->'
 COMPARISON_END = '<!-- tinynas-comparison:end -->'
 
@@ -101,12 +99,14 @@ def repo_root() -> str:
     return osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def default_reference(root: str) -> str:
-    return os.environ.get(
-        'MMDEEPMAD_TINYNAS_REFERENCE',
-        osp.join(
-            osp.dirname(osp.abspath(root)), 'shared', 'reference',
-            'tinynas_released.json'))
+def default_reference(root: Optional[str] = None) -> str:
+    """The TinyNAS reference data the comparison reads:
+    ``$MMDEEPMAD_TINYNAS_REFERENCE`` when set, else the committed
+    ``mmdeepmad/reference/tinynas_released.json`` (see
+    :mod:`mmdeepmad.reference`). ``root`` is accepted for the callers and
+    not used: the data ships with the package, not beside a checkout."""
+    del root
+    return reference_path()
 
 
 def sha256(path: str) -> str:

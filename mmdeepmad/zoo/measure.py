@@ -45,13 +45,13 @@ def measure_built(name: str) -> Tuple[int, int]:
 
 def design_quantities(name: str) -> dict:
     """Budgets, rho, entropy and scores of a stored preset."""
-    from mmdeepmad.design.presets import PRESETS, load_preset
-    from mmdeepmad.design.quantities import paper_score
-    from mmdeepmad.design.tinynas import evaluate_tinynas
+    from mmdeepmad.conventions import evaluate
+    from mmdeepmad.design.loader import load_preset
+    from mmdeepmad.design.presets import PRESETS
     spec = load_preset(name)
     problem = PRESETS[name]
-    tiny = evaluate_tinynas(spec)
-    paper = paper_score(spec)
+    tiny = evaluate(spec, 'tinynas')
+    paper = evaluate(spec, 'paper')
     return dict(
         block=problem['block'],
         resolution=int(problem.get('resolution', 224)),
@@ -61,7 +61,7 @@ def design_quantities(name: str) -> dict:
         tinynas_params=int(tiny.params),
         tinynas_flops=int(round(tiny.flops)),
         tinynas_rho=round(float(tiny.rho), 4),
-        tinynas_score=round(float(tiny.penalised_score), 2),
+        tinynas_score=round(float(tiny.score), 2),
         paper_rho=round(float(paper.rho), 4),
         paper_entropy=round(float(paper.entropy), 2),
         paper_score=round(float(paper.score), 2),

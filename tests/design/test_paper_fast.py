@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
+from mmdeepmad.conventions import default_alpha
 from mmdeepmad.design.counters import count
 from mmdeepmad.design.paper_fast import evaluate_paper
-from mmdeepmad.design.quantities import default_alpha, paper_score
+from mmdeepmad.design.quantities import paper_score
 from mmdeepmad.design.search_space import Candidates, SearchSpace
 from mmdeepmad.design.spec import BLOCK_FAMILIES
 

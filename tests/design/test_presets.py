@@ -2,8 +2,8 @@
 import pytest
 
 from mmdeepmad.design.budgets import Budgets
-from mmdeepmad.design.presets import (PRESETS, design_preset, load_preset,
-                                      preset_command)
+from mmdeepmad.design.loader import load_preset
+from mmdeepmad.design.presets import PRESETS, design_preset, preset_command
 from mmdeepmad.design.tinynas import evaluate_tinynas
 
 

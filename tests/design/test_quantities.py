@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
+from mmdeepmad.conventions import default_alpha, depth_penalty
 from mmdeepmad.design.layout import build_layout
-from mmdeepmad.design.quantities import (default_alpha, depth_penalty,
-                                         effectiveness, paper_score,
+from mmdeepmad.design.quantities import (effectiveness, paper_score,
                                          stage_entropies,
                                          widths_non_decreasing)
 from mmdeepmad.design.spec import ArchSpec, StageSpec, StemSpec

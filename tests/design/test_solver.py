@@ -1,26 +1,22 @@
 """The solver's promises: budgets met by exact count, determinism, quality
 against the official releases, clear infeasibility, and its building blocks."""
-import json
-import os
 
 import numpy as np
 import pytest
 
 from mmdeepmad.design.api import design, make_space
 from mmdeepmad.design.baseline import random_local_search
+from mmdeepmad.design.batched import batched_evaluator
 from mmdeepmad.design.budgets import Budgets
 from mmdeepmad.design.counters import count
 from mmdeepmad.design.local_search import (SearchTrace, improve, repair,
                                            violation)
 from mmdeepmad.design.quantities import paper_score
 from mmdeepmad.design.search_space import Candidates
-from mmdeepmad.design.solver import InfeasibleBudgetError, make_evaluator
+from mmdeepmad.design.solver import InfeasibleBudgetError
 from mmdeepmad.design.tinynas import evaluate_tinynas
 from mmdeepmad.design.tinynas_format import spec_from_tinynas
-
-REFERENCE = os.path.join(
-    os.path.dirname(__file__), '..', '..', '..', 'shared', 'reference',
-    'tinynas_released.json')
+from mmdeepmad.reference import tinynas_releases
 
 
 @pytest.mark.parametrize('block, flops, params, rho', [
@@ -54,10 +50,8 @@ def test_design_is_deterministic():
 
 
 def test_beats_the_official_release_on_its_own_terms():
-    with open(REFERENCE, encoding='utf-8') as handle:
-        entry = next(
-            e for e in json.load(handle)['structures']
-            if e['name'] == 'deepmad-R50')
+    entry = next(e for e in tinynas_releases()['structures']
+                 if e['name'] == 'deepmad-R50')
     result = design('bottleneck', convention='tinynas', **entry['budgets'])
     official = evaluate_tinynas(result.spec)
     assert official.satisfies(Budgets(**entry['budgets']))
@@ -71,13 +65,16 @@ def test_infeasible_budget_names_the_budget_and_the_smallest_value():
         design('bottleneck', 4e9, 1e3, 0.3)
     message = str(error.value)
     assert 'params budget' in message and 'smallest params' in message
-    assert '--params' in message
+    # the library names budgets, not command-line flags
+    assert 'raise the params budget to' in message and '--' not in message
+    (advice, ) = [a for _, a in error.value.reasons if a]
+    assert advice.budget == 'params'
 
 
 def test_repair_and_improve_stay_feasible_and_never_lose():
     space = make_space('bottleneck', 'tinynas')
     budgets = Budgets(flops=1.8e9, params=11.7e6, rho=0.3)
-    evaluate = make_evaluator(space, 'tinynas', (1, 1, 1, 1, 8), 10.0)
+    evaluate = batched_evaluator(space, 'tinynas', (1, 1, 1, 1, 8), 10.0)
     start = Candidates.single(32, [256, 512, 768, 1024, 2048],
                               [64, 128, 256, 256, 512], [5] * 5, [3] * 5)
     assert violation(evaluate(start), budgets)[0] > 0
@@ -95,7 +92,7 @@ def test_repair_and_improve_stay_feasible_and_never_lose():
 def test_baseline_is_seeded_and_feasible():
     space = make_space('bottleneck', 'tinynas')
     budgets = Budgets(flops=1.8e9, params=11.7e6, rho=0.3)
-    evaluate = make_evaluator(space, 'tinynas', (1, 1, 1, 1, 8), 10.0)
+    evaluate = batched_evaluator(space, 'tinynas', (1, 1, 1, 1, 8), 10.0)
     result = random_local_search(space, evaluate, budgets, seconds=1.0, seed=1)
     assert result.feasible and result.evaluations > 1000
     assert np.isfinite(result.score)
@@ -106,7 +103,7 @@ def test_jointly_infeasible_budget_suggests_a_value_that_works():
         design('bottleneck', 4.13e9, 10e3, 0.3)
     message = str(error.value)
     assert 'params budget' in message and 'cannot be met together' in message
-    suggested = message.split('use --params ')[1].split(' ')[0]
+    suggested = message.split('raise the params budget to ')[1].split(' ')[0]
     assert suggested.endswith('K')
     result = design('bottleneck', 4.13e9, float(suggested[:-1]) * 1e3, 0.3)
     assert count(result.spec).params <= float(suggested[:-1]) * 1e3

@@ -7,15 +7,29 @@ import time
 import numpy as np
 import pytest
 
+from mmdeepmad.design.batched import BatchScores
 from mmdeepmad.design.budgets import Budgets
 from mmdeepmad.design.counters import count
 from mmdeepmad.design.layout import POOL, POOL_PROJ, PROJ, SE, build_layout
 from mmdeepmad.design.spec import (ArchSpec, HeadConvSpec, SpecError,
                                    StageSpec, StemSpec)
 from mmdeepmad.design.tinynas import depth_penalty, evaluate_tinynas
-from mmdeepmad.design.tinynas_fast import FastScores, TinyNASFastScorer
+from mmdeepmad.design.tinynas_fast import TinyNASFastScorer
+
+#: the batched scorer's names (one meaning of score: entropy - penalty) and
+#: TinyNAS's own names of the same figures
+TINYNAS_NAMES = dict(
+    flops='flops',
+    rho='rho',
+    entropy='score',
+    penalty='depth_penalty',
+    score='penalised_score')
 from mmdeepmad.design.tinynas_format import spec_from_tinynas
-from .released_data import RELEASED  # noqa: E402
+from mmdeepmad.reference import tinynas_releases
+
+# TinyNAS's released structures and the values its own code computes for
+# them (mmdeepmad/reference/tinynas_released.json).
+RELEASED = tinynas_releases()['structures']
 
 RTOL = 1e-6
 ACT = {
@@ -261,9 +275,11 @@ def test_stage_count_must_match_alpha():
     structure = [dict(b) for b in RELEASED[0]['structure']]
     structure[4]['s'] = 2  # six stages
     with pytest.raises(ValueError, match='6 stages'):
-        evaluate_tinynas(structure)
+        evaluate_tinynas(structure, alpha=(1, 1, 1, 1, 8))
     ev = evaluate_tinynas(structure, alpha=(1, 1, 1, 1, 1, 8))
     assert len(ev.per_stage_score) == 6
+    # the default weights are Guideline 1's for the stages there are
+    assert evaluate_tinynas(structure).score == ev.score
 
 
 def test_zero_weight_skips_stage():
@@ -361,19 +377,15 @@ def _random_candidates(rng,
 
 def _assert_fast_equals_slow(scorer, specs, rtol=1e-9):
     result = scorer.score_specs(specs)
-    assert isinstance(result, FastScores)
+    assert isinstance(result, BatchScores)
     for i, spec in enumerate(specs):
         ev = evaluate_tinynas(spec, alpha=scorer.alpha, beta=scorer.beta)
         assert result.params[i] == ev.params
-        for key in ('flops', 'rho', 'score', 'depth_penalty',
-                    'penalised_score'):
-            got, want = getattr(result, key)[i], getattr(ev, key)
+        for key, theirs in TINYNAS_NAMES.items():
+            got, want = getattr(result, key)[i], getattr(ev, theirs)
             assert abs(got - want) <= rtol * abs(want) + 1e-12, (key, i)
         np.testing.assert_allclose(
-            result.per_stage_score[i],
-            ev.per_stage_score,
-            rtol=rtol,
-            atol=1e-12)
+            result.per_stage[i], ev.per_stage_score, rtol=rtol, atol=1e-12)
     return result
 
 
@@ -404,7 +416,7 @@ def test_fast_equals_slow_with_other_alpha_beta():
     _assert_fast_equals_slow(scorer, specs)
     scorer = TinyNASFastScorer.from_spec(specs[0], beta=0)
     result = _assert_fast_equals_slow(scorer, specs)
-    assert not result.depth_penalty.any()
+    assert not result.penalty.any()
 
 
 @pytest.mark.parametrize('entry', RELEASED, ids=lambda e: e['name'])
@@ -413,8 +425,8 @@ def test_fast_reproduces_released(entry):
     scorer = TinyNASFastScorer.from_spec(spec)
     result = _assert_fast_equals_slow(scorer, [spec])
     assert result.params[0] == entry['params']
-    for key in ('flops', 'rho', 'score', 'penalised_score', 'depth_penalty'):
-        assert _rel(getattr(result, key)[0], entry[key]) <= RTOL
+    for key, theirs in TINYNAS_NAMES.items():
+        assert _rel(getattr(result, key)[0], entry[theirs]) <= RTOL
     budgets = Budgets(**entry['budgets'])
     assert result.satisfies(budgets)[0] == entry['satisfies_budgets']
     assert result.satisfies(None).all()
@@ -426,7 +438,7 @@ def test_fast_direct_arrays_and_shape_errors():
     arrays = TinyNASFastScorer.arrays_from_specs([spec, spec])
     result = scorer(**arrays)
     assert result.params.shape == (2, )
-    assert result.per_stage_score.shape == (2, 5)
+    assert result.per_stage.shape == (2, 5)
     assert result.params[1] == RELEASED[0]['params']
     with pytest.raises(ValueError, match='out_channels'):
         scorer(arrays['out_channels'][:, :4], arrays['mid_channels'],
@@ -436,7 +448,12 @@ def test_fast_direct_arrays_and_shape_errors():
                arrays['kernel_size'], arrays['depth'],
                arrays['stem_channels'][:1])
     with pytest.raises(ValueError, match='stages'):
-        TinyNASFastScorer('mbv2-se', (2, 2, 2, 2, 2), head_channels=1792)
+        TinyNASFastScorer(
+            'mbv2-se', (2, 2, 2, 2, 2),
+            head_channels=1792,
+            alpha=(1, 1, 1, 1, 8))
+    six = TinyNASFastScorer('mbv2-se', (2, 2, 2, 2, 2), head_channels=1792)
+    assert six.alpha == (1, 1, 1, 1, 1, 8)
     with pytest.raises(ValueError, match='5 super-blocks'):
         TinyNASFastScorer('bottleneck', (2, 2, 2, 2))
     with pytest.raises(ValueError, match='family'):

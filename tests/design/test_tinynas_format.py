@@ -15,23 +15,28 @@ from mmdeepmad.design.tinynas_format import (load_tinynas,
                                              save_tinynas, spec_from_tinynas,
                                              spec_to_tinynas, tinynas_to_text,
                                              validate_structure)
-from .released_data import RELEASED  # noqa: E402
+from mmdeepmad.reference import tinynas_releases
 
-# The released DeepMAD structures (TinyNAS configs/classification/models/*.txt).
-RELEASED_STRUCTURES = {entry['name']: entry['structure'] for entry in RELEASED}
-
-# TinyNAS's models/*.txt layout: a Python literal, not JSON.
-R18_TXT = """{ 'best_structures':[ [
-    {'class': 'ConvKXBNRELU', 'in': 3, 'k': 3, 'out': 32, 's': 2},
-    { 'L': 1, 'btn': 40, 'class': 'SuperResK1KXK1', 'in': 32, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 96, 's': 2},
-    { 'L': 6, 'btn': 40, 'class': 'SuperResK1KXK1', 'in': 96, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 384, 's': 2},
-    { 'L': 9, 'btn': 64, 'class': 'SuperResK1KXK1', 'in': 384, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 384, 's': 2},
-    { 'L': 10, 'btn': 104, 'class': 'SuperResK1KXK1', 'in': 384, 'inner_class': 'ResK1KXK1', 'k': 3, 'out': 1024, 's': 1},
-    { 'L': 12, 'btn': 104, 'class': 'SuperResK1KXK1', 'in': 1024, 'inner_class': 'ResK1KXK1', 'k': 5, 'out': 672, 's': 2}]],
-'space_arch': 'CnnNet'}
+# The released DeepMAD structures (TinyNAS configs/classification/models/*.txt,
+# as committed in mmdeepmad/reference/tinynas_released.json).
+RELEASED_STRUCTURES = {
+    entry['name']: entry['structure']
+    for entry in tinynas_releases()['structures']
+}
 
 
-"""
+def _models_txt(structure):
+    """``structure`` in the layout of TinyNAS's models/*.txt: a Python
+    literal, not JSON; one block per line, keys sorted, every block after the
+    stem opened with '{ '."""
+    blocks = [repr(dict(sorted(block.items()))) for block in structure]
+    blocks = blocks[:1] + ['{ ' + block[1:] for block in blocks[1:]]
+    return ("{ 'best_structures':[ [\n    " + ',\n    '.join(blocks) +
+            "]],\n'space_arch': 'CnnNet'}\n\n\n")
+
+
+# The released R18 in the layout of TinyNAS's models/deepmad-R18.txt.
+R18_TXT = _models_txt(RELEASED_STRUCTURES['deepmad-R18'])
 
 # The older releases have no inner_class and spread a dict over many lines.
 R18_LIKE_TXT = """{ 'best_structures':[ [
@@ -237,10 +242,13 @@ def test_never_evaluates_code(tmp_path):
     assert not marker.exists()
 
 
-def test_released_txt_files_in_the_mirror():
-    repo = '/work/.mirror/alibaba+lightweight-neural-architecture-search/repo'
-    if not os.path.isdir(repo):
-        pytest.skip('TinyNAS mirror not available')
+def test_released_txt_files_of_a_tinynas_checkout():
+    """Every ``models/*.txt`` of a TinyNAS git checkout round-trips; runs
+    where ``MMDEEPMAD_TINYNAS_REPO`` names one (nothing outside the
+    repository is read otherwise)."""
+    repo = os.environ.get('MMDEEPMAD_TINYNAS_REPO')
+    if not repo or not os.path.isdir(repo):
+        pytest.skip('set MMDEEPMAD_TINYNAS_REPO to a TinyNAS git checkout')
     names = subprocess.run([
         'git', '-C', repo, 'ls-tree', '--name-only', 'HEAD',
         'configs/classification/models/'

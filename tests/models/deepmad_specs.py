@@ -1,42 +1,25 @@
 # Copyright (c) mmdeepmad authors. All rights reserved.
 """Specs the model tests share: tiny hand-written ones, the TinyNAS releases,
 the classics, the presets present, and a seeded random generator."""
-import json
 import os.path as osp
 import random
 from typing import Dict, List
 
 from mmdeepmad.design.classics import CLASSICS
+from mmdeepmad.design.loader import list_presets, load_preset
 from mmdeepmad.design.spec import (ACTIVATIONS, BLOCK_FAMILIES,
                                    DEPTHWISE_FAMILIES, UNIT_STYLES, ArchSpec,
                                    HeadConvSpec, StageSpec, StemSpec)
 from mmdeepmad.design.tinynas_format import spec_from_tinynas
-from mmdeepmad.models.archs import list_presets, load_preset
+from mmdeepmad.reference import tinynas_releases
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# The project's shared/ folder sits beside the repository.
-RELEASED_JSON = osp.join(REPO_ROOT, '..', 'shared', 'reference',
-                         'tinynas_released.json')
 
-# The released DeepMAD-R50 and DeepMAD-29M structures (TinyNAS
-# configs/classification/models/deepmad-R50.txt, deepmad-29M-224.txt).
-DEEPMAD_R50_STRUCTURE = [
-    {'class': 'ConvKXBNRELU', 'in': 3, 'k': 3, 'out': 32, 's': 2},
-    {'class': 'SuperResK1KXK1', 'in': 32, 'out': 128, 'k': 5, 's': 2, 'L': 1, 'btn': 40},  # noqa: E501
-    {'class': 'SuperResK1KXK1', 'in': 128, 'out': 512, 'k': 5, 's': 2, 'L': 11, 'btn': 48},  # noqa: E501
-    {'class': 'SuperResK1KXK1', 'in': 512, 'out': 872, 'k': 5, 's': 2, 'L': 12, 'btn': 88},  # noqa: E501
-    {'class': 'SuperResK1KXK1', 'in': 872, 'out': 1024, 'k': 5, 's': 1, 'L': 13, 'btn': 104},  # noqa: E501
-    {'class': 'SuperResK1KXK1', 'in': 1024, 'out': 1232, 'k': 5, 's': 2, 'L': 15, 'btn': 120},  # noqa: E501
-]  # yapf: disable
-DEEPMAD_29M_STRUCTURE = [
-    {'class': 'ConvKXBNRELU', 'in': 3, 'k': 3, 'out': 40, 's': 2},
-    {'class': 'SuperResK1DWSEK1', 'in': 40, 'out': 40, 'k': 5, 's': 1, 'L': 2, 'btn': 240},  # noqa: E501
-    {'class': 'SuperResK1DWSEK1', 'in': 40, 'out': 85, 'k': 5, 's': 2, 'L': 4, 'btn': 512},  # noqa: E501
-    {'class': 'SuperResK1DWSEK1', 'in': 85, 'out': 134, 'k': 5, 's': 2, 'L': 6, 'btn': 800},  # noqa: E501
-    {'class': 'SuperResK1DWSEK1', 'in': 134, 'out': 201, 'k': 5, 's': 2, 'L': 6, 'btn': 1208},  # noqa: E501
-    {'class': 'SuperResK1DWSEK1', 'in': 201, 'out': 312, 'k': 5, 's': 2, 'L': 5, 'btn': 1872},  # noqa: E501
-    {'class': 'ConvKXBNRELU', 'in': 312, 'k': 1, 'out': 1792, 's': 1},
-]  # yapf: disable
+# The released structures (TinyNAS configs/classification/models/*.txt) with
+# the values TinyNAS computes for them, as committed in the package.
+RELEASED = {entry['name']: entry for entry in tinynas_releases()['structures']}
+# The released DeepMAD-R50 structure (TinyNAS models/deepmad-R50.txt).
+DEEPMAD_R50_STRUCTURE = RELEASED['deepmad-R50']['structure']
 
 
 def num_params(model) -> int:
@@ -71,23 +54,12 @@ def tiny_spec(block: str = 'bottleneck',
 
 
 def released_specs() -> Dict[str, ArchSpec]:
-    """The four released structures of tinynas_released.json (or the two
-    written above if the shared file is missing)."""
-    if osp.isfile(RELEASED_JSON):
-        with open(RELEASED_JSON, encoding='utf-8') as handle:
-            data = json.load(handle)
-        return {
-            item['name']:
-            spec_from_tinynas(
-                item['structure'],
-                resolution=item.get('image_size', 224),
-                name=item['name'])
-            for item in data['structures']
-        }
+    """The four released structures of tinynas_released.json."""
     return {
-        'deepmad-R50': spec_from_tinynas(DEEPMAD_R50_STRUCTURE, name='R50'),
-        'deepmad-29M-224':
-        spec_from_tinynas(DEEPMAD_29M_STRUCTURE, name='29M'),
+        name:
+        spec_from_tinynas(
+            entry['structure'], resolution=entry['image_size'], name=name)
+        for name, entry in RELEASED.items()
     }
 
 

@@ -10,10 +10,10 @@ from mmengine.config import Config
 
 from mmdeepmad.design import api
 from mmdeepmad.design.counters import count
+from mmdeepmad.design.loader import PRESET_DIR, list_presets, load_arch
 from mmdeepmad.design.spec import ArchSpec, SpecError
 from mmdeepmad.design.tinynas_format import save_tinynas, spec_to_tinynas
 from mmdeepmad.models import DeepMAD
-from mmdeepmad.models.archs import PRESET_DIR, list_presets, resolve_arch
 from .deepmad_specs import DEEPMAD_R50_STRUCTURE, tiny_spec
 
 EXPECTED_PRESETS = ('deepmad-r18', 'deepmad-r34', 'deepmad-r50', 'deepmad-b0',
@@ -25,11 +25,11 @@ def test_presets_by_name():
     presets = list_presets()
     assert presets, f'no preset JSON in {PRESET_DIR}'
     for name in presets:
-        spec = resolve_arch(name)
+        spec = load_arch(name)
         assert spec == ArchSpec.load(f'{PRESET_DIR}/{name}.json')
     # the backbone builds the preset it is named after
     name = presets[0]
-    assert DeepMAD(name).arch_spec == resolve_arch(name)
+    assert DeepMAD(name).arch_spec == load_arch(name)
 
 
 @pytest.mark.parametrize('name', EXPECTED_PRESETS)
@@ -56,7 +56,7 @@ def test_spec_dict_and_configdict_equal_the_spec():
     assert data == original  # the caller's dict is untouched
     assert DeepMAD(spec).arch_spec == spec
     cfg = Config(dict(model=dict(type='DeepMAD', arch=data)))
-    assert resolve_arch(cfg.model.arch) == spec
+    assert load_arch(cfg.model.arch) == spec
 
 
 def test_arch_json_file(tmp_path):
@@ -69,13 +69,13 @@ def test_arch_json_file(tmp_path):
 
 
 def test_tinynas_structures():
-    expected = resolve_arch(DEEPMAD_R50_STRUCTURE)
+    expected = load_arch(DEEPMAD_R50_STRUCTURE)
     assert expected.style == 'tinynas' and expected.num_stages == 5
     assert [s.depth for s in expected.stages] == [1, 11, 12, 13, 15]
     structure = copy.deepcopy(DEEPMAD_R50_STRUCTURE)
-    assert resolve_arch(structure) == expected
+    assert load_arch(structure) == expected
     assert structure == DEEPMAD_R50_STRUCTURE  # untouched
-    at_288 = resolve_arch(dict(structure=structure, resolution=288))
+    at_288 = load_arch(dict(structure=structure, resolution=288))
     assert at_288 == expected.replace(resolution=288)
 
 

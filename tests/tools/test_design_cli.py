@@ -21,12 +21,11 @@ from mmdeepmad.design.spec import ArchSpec
 from mmdeepmad.design.units import (UnitError, format_compact, parse_count,
                                     parse_float_list, parse_int_list,
                                     parse_rho_list, rho_tag)
+from mmdeepmad.reference import tinynas_releases
 
 ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(ROOT, 'tools', 'design.py')
-REFERENCE = os.path.join(
-    os.path.dirname(ROOT), 'shared', 'reference', 'tinynas_released.json')
 R50_BUDGETS = ['--flops', '4.13G', '--params', '25.55M', '--rho', '0.3']
 #: A small, quick problem for the in-process designs (R50 runs in a subprocess
 #: and in the sweep).
@@ -289,11 +288,8 @@ def test_evaluate_written_json(r50):
 
 @pytest.fixture(scope='module')
 def released_r50():
-    if not os.path.exists(REFERENCE):
-        pytest.skip(f'{REFERENCE} is missing')
-    with open(REFERENCE, encoding='utf-8') as handle:
-        entries = json.load(handle)['structures']
-    return next(e for e in entries if e['name'] == 'deepmad-R50')
+    return next(e for e in tinynas_releases()['structures']
+                if e['name'] == 'deepmad-R50')
 
 
 @pytest.mark.parametrize('suffix', ['.txt', '.json'])

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from mmdeepmad.design.counters import count
-from mmdeepmad.design.presets import load_preset, preset_names
+from mmdeepmad.design.loader import load_preset
+from mmdeepmad.design.presets import preset_names
 from mmdeepmad.zoo import build_zoo, generated_paths, metafiles
 from mmdeepmad.zoo.measure import design_quantities
 

@@ -21,19 +21,15 @@ import torchvision
 
 from mmdeepmad.design.counters import count
 from mmdeepmad.design.layout import ConvLayer, UnitLayout, build_layout
+from mmdeepmad.design.loader import load_arch
 from mmdeepmad.design.spec import ArchSpec
 from mmdeepmad.models import DeepMAD
-from mmdeepmad.models.archs import resolve_arch
+from mmdeepmad.reference import tinynas_releases
 
 # TinyNAS's released deepmad-R50 (its configs/classification/models/ file)
-DEEPMAD_R50 = [
-    {'class': 'ConvKXBNRELU', 'in': 3, 'out': 32, 'k': 3, 's': 2},
-    {'class': 'SuperResK1KXK1', 'in': 32, 'out': 128, 'k': 5, 's': 2, 'L': 1, 'btn': 40},  # noqa: E501
-    {'class': 'SuperResK1KXK1', 'in': 128, 'out': 512, 'k': 5, 's': 2, 'L': 11, 'btn': 48},  # noqa: E501
-    {'class': 'SuperResK1KXK1', 'in': 512, 'out': 872, 'k': 5, 's': 2, 'L': 12, 'btn': 88},  # noqa: E501
-    {'class': 'SuperResK1KXK1', 'in': 872, 'out': 1024, 'k': 5, 's': 1, 'L': 13, 'btn': 104},  # noqa: E501
-    {'class': 'SuperResK1KXK1', 'in': 1024, 'out': 1232, 'k': 5, 's': 2, 'L': 15, 'btn': 120},  # noqa: E501
-]  # yapf: disable
+DEEPMAD_R50 = next(entry['structure']
+                   for entry in tinynas_releases()['structures']
+                   if entry['name'] == 'deepmad-R50')
 
 ACTS = {'relu': nn.ReLU, 'relu6': nn.ReLU6, 'silu': nn.SiLU}
 
@@ -164,7 +160,7 @@ def main():
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    spec = resolve_arch(args.arch if args.arch else DEEPMAD_R50)
+    spec = load_arch(args.arch if args.arch else DEEPMAD_R50)
     torch.manual_seed(0)
     unfused = DeepMAD(spec).eval()
     fused = DeepMAD(spec).eval()

@@ -1,7 +1,8 @@
 """Quality and speed of the design engine, measured (prints; not a test).
 
 1. For every released DeepMAD structure in
-``shared/reference/tinynas_released.json``:
+``mmdeepmad/reference/tinynas_released.json`` (TinyNAS's values; see
+:mod:`mmdeepmad.reference`):
    design under the ``tinynas`` convention with the same block family, budgets,
    resolution, stride pattern and the official configs' search space; print our
    penalised score, the release's, their ratio, the budgets by the official
@@ -19,7 +20,6 @@ Usage::
 """
 from __future__ import annotations
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -34,18 +34,19 @@ ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from mmdeepmad.conventions import DEFAULT_BETA, evaluate  # noqa: E402
 from mmdeepmad.design.api import make_space  # noqa: E402
 from mmdeepmad.design.baseline import random_local_search  # noqa: E402
+from mmdeepmad.design.batched import batched_evaluator  # noqa: E402
 from mmdeepmad.design.budgets import Budgets  # noqa: E402
 from mmdeepmad.design.search_space import Candidates, SearchSpace  # noqa: E402
-from mmdeepmad.design.solver import make_evaluator, solve  # noqa: E402
-from mmdeepmad.design.tinynas import evaluate_tinynas  # noqa: E402
+from mmdeepmad.design.solver import solve  # noqa: E402
 from mmdeepmad.design.tinynas_format import spec_from_tinynas  # noqa: E402
+from mmdeepmad.reference import reference_path  # noqa: E402
+from mmdeepmad.reference import tinynas_releases  # noqa: E402
 
-DEFAULT_REFERENCE = os.path.join(
-    os.path.dirname(ROOT), 'shared', 'reference', 'tinynas_released.json')
-ALPHA = (1.0, 1.0, 1.0, 1.0, 8.0)
-BETA = 10.0
+#: ``$MMDEEPMAD_TINYNAS_REFERENCE`` when set, else the committed file
+DEFAULT_REFERENCE = reference_path()
 
 
 def reference_space(spec) -> SearchSpace:
@@ -60,8 +61,7 @@ def reference_space(spec) -> SearchSpace:
 
 
 def compare_with_releases(args) -> bool:
-    with open(args.reference, encoding='utf-8') as handle:
-        reference = json.load(handle)
+    reference = tinynas_releases(args.reference)
     print('== Designs against the official releases (tinynas convention) ==')
     print('   figures: TinyNAS penalised score = S - 10 exp(std L); FLOPs and '
           'params as TinyNAS counts them (BN, ReLU, pool terms; no head)')
@@ -80,39 +80,39 @@ def compare_with_releases(args) -> bool:
         result = None
         for _ in range(args.repeats):
             started = time.perf_counter()
-            result = solve(
-                space, budgets, convention='tinynas', alpha=ALPHA, beta=BETA)
+            result = solve(space, budgets, convention='tinynas')
             times.append(time.perf_counter() - started)
         solve_time = statistics.median(times)
-        official = evaluate_tinynas(
-            result.spec, alpha=ALPHA, beta=BETA, budgets=budgets)
+        official = evaluate(result.spec, 'tinynas')
         release_score = entry['penalised_score']
-        ratio = official.penalised_score / release_score
-        met = official.satisfies(budgets)
+        ratio = official.score / release_score
+        met = budgets.satisfied_by(official.flops, official.params,
+                                   official.rho)
         if args.skip_baseline:
             base_score, base_time = float('nan'), float('nan')
         else:
-            evaluate = make_evaluator(space, 'tinynas', ALPHA, BETA)
+            evaluator = batched_evaluator(space, 'tinynas', official.alpha,
+                                          DEFAULT_BETA)
             base = random_local_search(
                 space,
-                evaluate,
+                evaluator,
                 budgets,
                 seconds=args.baseline_seconds,
                 seed=args.seed)
             base_score = base.score if base.feasible else float('-inf')
             base_time = base.seconds
-        vs_base = official.penalised_score / base_score if base_score > 0 \
+        vs_base = official.score / base_score if base_score > 0 \
             else float('nan')
         used = (f'{official.flops / budgets.flops:5.1%} '
                 f'{official.params / budgets.params:5.1%} '
                 f'{official.rho:.3f}')
         print(f'{entry["name"]:<16}{release_score:>11.1f}'
-              f'{official.penalised_score:>11.1f}{ratio:>7.3f}'
+              f'{official.score:>11.1f}{ratio:>7.3f}'
               f'{base_score:>11.1f}{vs_base:>10.3f}{solve_time:>9.2f}'
               f'{base_time:>8.1f}  {used:>16}{"" if met else "  OVER BUDGET"}')
         ok = ratio >= 1.0 and met
         if not args.skip_baseline:
-            ok = ok and official.penalised_score >= base_score and \
+            ok = ok and official.score >= base_score and \
                 solve_time <= base_time / 10
         floor_met &= ok
         rows.append((entry['name'], times, result))
@@ -193,16 +193,15 @@ def small_instances() -> None:
           f'{"exh s":>7}{"solve s":>8}')
     space = small_space()
     alpha = (1.0, 1.0, 8.0)
-    evaluate = make_evaluator(space, 'paper', alpha, BETA)
+    evaluator = batched_evaluator(space, 'paper', alpha, DEFAULT_BETA)
     for flops, params, rho in ((20e6, 0.3e6, 0.5), (40e6, 0.6e6, 0.5),
                                (60e6, 1.0e6, 0.3), (80e6, 1.5e6, 1.0)):
         budgets = Budgets(flops=flops, params=params, rho=rho)
         started = time.perf_counter()
-        best = exhaustive(space, evaluate, budgets)
+        best = exhaustive(space, evaluator, budgets)
         exhaustive_time = time.perf_counter() - started
         started = time.perf_counter()
-        result = solve(
-            space, budgets, convention='paper', alpha=alpha, beta=BETA)
+        result = solve(space, budgets, convention='paper', alpha=alpha)
         solve_time = time.perf_counter() - started
         gap = (best - result.score) / abs(best)
         relax_gap = (result.relaxed_value - result.score) / abs(

@@ -11,8 +11,9 @@ sys.path.insert(
     os.path.dirname(
         os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
+from mmdeepmad.design.loader import preset_path  # noqa: E402
+from mmdeepmad.design.presets import design_preset  # noqa: E402
 from mmdeepmad.design.presets import preset_names  # noqa
-from mmdeepmad.design.presets import design_preset, preset_path  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -28,6 +28,7 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from mmdeepmad.reference import ReferenceDataError  # noqa: E402
 from mmdeepmad.zoo import build_zoo  # noqa: E402
 from mmdeepmad.zoo import default_reference  # noqa: E402
 from mmdeepmad.zoo import generated_paths  # noqa: E402
@@ -78,9 +79,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         '--reference',
         default=None,
-        help='tinynas_released.json (default: '
-        '$MMDEEPMAD_TINYNAS_REFERENCE or '
-        '../shared/reference/tinynas_released.json)')
+        help='TinyNAS reference data (default: '
+        '$MMDEEPMAD_TINYNAS_REFERENCE or the committed '
+        'mmdeepmad/reference/tinynas_released.json)')
     parser.add_argument(
         '--check',
         action='store_true',
@@ -96,7 +97,11 @@ def main(argv=None) -> int:
     reference = args.reference or default_reference(root)
     if args.measure_design_times:
         measure_design_times()
-    files = build_zoo(root, reference, progress=print)
+    try:
+        files = build_zoo(root, reference, progress=print)
+    except ReferenceDataError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
     if args.check:
         stale = []
         for rel, text in sorted(files.items()):

@@ -36,10 +36,10 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from mmdeepmad.design.layout import build_layout
+from mmdeepmad.design.loader import load_arch
 from mmdeepmad.design.spec import ArchSpec
 from mmdeepmad.design.tinynas_format import spec_to_tinynas
 from mmdeepmad.models import DeepMAD
-from mmdeepmad.models.archs import resolve_arch
 
 #: names of the main-path convs of a unit: TinyNAS's, then DeepMAD's
 MAIN_CONV_NAMES = {
@@ -208,7 +208,7 @@ def parse_args(argv: Optional[List[str]] = None):
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    spec = resolve_arch(args.structure)
+    spec = load_arch(args.structure)
     if args.resolution is not None:
         spec = spec.replace(resolution=args.resolution)
     checkpoint = torch.load(args.src, map_location='cpu', weights_only=True)

@@ -13,10 +13,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdeepmad.design.counters import count
 from mmdeepmad.design.layout import NetworkLayout, build_layout
+from mmdeepmad.design.loader import list_presets, load_arch
 from mmdeepmad.design.spec import ArchSpec
 from mmdeepmad.engine.pretrained import check_pretrained
 from mmdeepmad.registry import MODELS
-from ..archs import list_presets, resolve_arch
 from ..blocks import build_conv, build_unit
 from ..fusion import fuse_conv_bn
 
@@ -42,7 +42,7 @@ class DeepMAD(BaseModule):
 
     Args:
         arch (str | dict | ArchSpec | list): what to build; see
-            :func:`mmdeepmad.models.archs.resolve_arch`: a preset name
+            :func:`mmdeepmad.design.loader.load_arch`: a preset name
             (``DeepMAD.list_presets()``), a path to an arch JSON or TinyNAS
             structure file, an ArchSpec or its dict, a TinyNAS structure (list
             of block dicts), or budgets ``dict(flops=..., params=..., rho=...,
@@ -119,7 +119,7 @@ class DeepMAD(BaseModule):
         ]
     ) -> None:
         super().__init__(init_cfg=copy.deepcopy(init_cfg))
-        spec = resolve_arch(arch)
+        spec = load_arch(arch)
         #: the preset name or file the spec came from (None otherwise)
         self.arch_name: Optional[str] = arch if isinstance(arch, str) else None
         if in_channels is not None and in_channels != spec.in_channels:

@@ -1,53 +1,61 @@
-# Copyright (c) mmdeepmad authors. All rights reserved.
-"""Turn what a config gives as ``arch`` into an :class:`ArchSpec`.
+"""The one way to get an :class:`ArchSpec`: :func:`load_arch`.
 
-Accepted forms (:func:`resolve_arch`):
+Accepted forms:
 
-* a preset name: ``'deepmad-r50'`` reads
-  ``mmdeepmad/presets/deepmad-r50.json``;
+* a preset name: ``'deepmad-r50'`` reads ``mmdeepmad/presets/deepmad-r50.json``
+  (:func:`list_presets` names them);
 * an :class:`ArchSpec`, or its ``to_dict()`` form (a dict with ``stem`` and
   ``stages``);
 * a path to an arch JSON file, or to a TinyNAS structure file (``.txt``
-  ``best_structures`` file, JSON list, or TinyNAS config ``.py``);
+  ``best_structures`` file, JSON list): :func:`read_arch_file`;
 * a TinyNAS structure: a list of block dicts, or
   ``dict(structure=[...], resolution=224, name='')``;
 * budgets: ``dict(flops=..., params=..., rho=..., block=..., resolution=...)``
-  (any other key is passed on as a design option); the network is designed at
-  build time by :func:`mmdeepmad.design.api.design_arch`, imported only then
-  (it needs cvxpy; training a given spec does not).
+  (any other key is passed on as a design option); the network is designed
+  then by :func:`mmdeepmad.design.api.design_arch`, imported only then (it
+  needs cvxpy; building a given spec does not).
 
-The caller's object is never modified.
+Every error is a :class:`SpecError` naming the file or field. The caller's
+object is never modified. Standard library only.
 """
+from __future__ import annotations
 import json
 import os
 import os.path as osp
 from collections.abc import Mapping, Sequence
-from typing import Any, List
+from typing import Any, List, Optional
 
-from mmdeepmad.design.spec import ArchSpec, SpecError
-from mmdeepmad.design.tinynas_format import (load_tinynas,
-                                             parse_tinynas_structures,
-                                             spec_from_tinynas)
+from .spec import ArchSpec, SpecError
+from .tinynas_format import (load_tinynas, parse_tinynas_structures,
+                             spec_from_tinynas)
 
-#: Where the preset arch JSON files live (``<name>.json``).
+#: The preset folder: one arch JSON per preset, ``<name>.json``.
 PRESET_DIR = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))), 'presets')
 
 #: Keys that mark a dict as design budgets.
 BUDGET_KEYS = ('flops', 'params', 'rho')
 
+#: Keys that mark a JSON object as an arch JSON (not a TinyNAS file).
+_ARCH_JSON_KEYS = {'stem', 'stages', 'schema_version'}
+
 
 def list_presets() -> List[str]:
-    """Names of the presets present in :data:`PRESET_DIR`, sorted."""
+    """Names of the presets in :data:`PRESET_DIR`, sorted."""
     if not osp.isdir(PRESET_DIR):
         return []
     return sorted(name[:-len('.json')] for name in os.listdir(PRESET_DIR)
                   if name.endswith('.json'))
 
 
+def preset_path(name: str) -> str:
+    """Where a preset's arch JSON is (whether or not it exists)."""
+    return osp.join(PRESET_DIR, f'{name}.json')
+
+
 def load_preset(name: str) -> ArchSpec:
     """The spec of a preset; an unknown name lists the presets there are."""
-    path = osp.join(PRESET_DIR, f'{name}.json')
+    path = preset_path(name)
     if not osp.isfile(path):
         presets = list_presets()
         available = ', '.join(presets) if presets else '(none installed)'
@@ -60,6 +68,38 @@ def load_preset(name: str) -> ArchSpec:
     return ArchSpec.load(path)
 
 
+def read_arch_file(path: str,
+                   index: int = 0,
+                   resolution: Optional[int] = None) -> ArchSpec:
+    """An arch JSON file (a JSON object with ``stem``, ``stages`` or
+    ``schema_version``), else a TinyNAS structure file, of which the
+    ``index``-th structure is read. ``resolution`` overrides the file's (a
+    TinyNAS file holds none: 224 then)."""
+    try:
+        with open(path, encoding='utf-8') as handle:
+            text = handle.read()
+    except OSError as error:
+        raise SpecError(f'{path}: cannot read it ({error.strerror})') from None
+    except UnicodeDecodeError:
+        raise SpecError(f'{path}: not a text file (expected an arch JSON or '
+                        'a TinyNAS structure)') from None
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        data = None
+        if path.lower().endswith('.json') or text.lstrip().startswith('{"'):
+            raise SpecError(f'{path}: not valid JSON ({error}); fix the file '
+                            'or write it again with design.py') from None
+    if isinstance(data, dict) and _ARCH_JSON_KEYS & set(data):
+        try:
+            spec = ArchSpec.from_dict(data)
+        except SpecError as error:
+            raise SpecError(f'{path}: {error}') from None
+        return spec if resolution is None else spec.replace(
+            resolution=resolution)
+    return load_tinynas(path, index=index, resolution=resolution or 224)
+
+
 def _plain(obj: Any) -> Any:
     """A deep copy made of builtin containers (ConfigDict -> dict)."""
     if isinstance(obj, Mapping):
@@ -69,31 +109,12 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def load_arch_file(path: str) -> ArchSpec:
-    """An arch JSON file (``ArchSpec.to_json()``), else a TinyNAS file."""
-    if path.endswith('.json'):
-        with open(path, encoding='utf-8') as handle:
-            try:
-                data = json.load(handle)
-            except json.JSONDecodeError as error:
-                raise SpecError(f'{path}: malformed JSON: {error}') from None
-        if isinstance(data, dict) and 'stem' in data:
-            return ArchSpec.load(path)
-    name = osp.splitext(osp.basename(path))[0]
-    return load_tinynas(path, name=name)
-
-
 def _from_string(arch: str) -> ArchSpec:
     if osp.isfile(arch):
-        return load_arch_file(arch)
+        return read_arch_file(arch)
     if os.sep in arch or arch.endswith(('.json', '.txt', '.py')):
         raise SpecError(f'arch file {arch!r} does not exist')
     return load_preset(arch)
-
-
-def _from_budgets(budgets: dict) -> ArchSpec:
-    from mmdeepmad.design.api import design_arch  # lazy: needs cvxpy
-    return design_arch(**budgets)
 
 
 def _from_mapping(arch: dict) -> ArchSpec:
@@ -112,7 +133,8 @@ def _from_mapping(arch: dict) -> ArchSpec:
         structures = parse_tinynas_structures(json.dumps(arch), 'arch')
         return spec_from_tinynas(structures[0])
     if any(key in arch for key in BUDGET_KEYS):
-        return _from_budgets(arch)
+        from .api import design_arch  # lazy: needs cvxpy
+        return design_arch(**arch)
     raise SpecError(
         f'cannot read an arch from a dict with keys {sorted(arch)}: expected '
         "an ArchSpec dict ('stem', 'stages', ...), a TinyNAS "
@@ -120,7 +142,7 @@ def _from_mapping(arch: dict) -> ArchSpec:
         'rho=..., block=...)')
 
 
-def resolve_arch(arch: Any) -> ArchSpec:
+def load_arch(arch: Any) -> ArchSpec:
     """The :class:`ArchSpec` that ``arch`` names or describes (see the
     module docstring)."""
     if isinstance(arch, ArchSpec):

@@ -1,0 +1,58 @@
+"""Exact scoring of many designs at once, in either convention.
+
+:class:`BatchScores` is what both batched scorers return (one meaning of
+``score`` everywhere: ``entropy - penalty``, Eq. 5), and
+:func:`batched_evaluator` picks the scorer of a convention:
+:func:`~mmdeepmad.design.paper_fast.evaluate_paper` (``paper``) or
+:class:`~mmdeepmad.design.tinynas_fast.TinyNASFastScorer` (``tinynas``).
+Each is the batched twin of the convention's reference
+(:func:`mmdeepmad.conventions.evaluate`), tested equal to it.
+"""
+from __future__ import annotations
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from mmdeepmad.conventions.rules import check_convention
+
+
+@dataclass
+class BatchScores:
+    """Arrays of shape (N,), one entry per design; ``per_stage`` (N, S): the
+    weighted entropy of every scored stage, where the scorer gives it."""
+
+    score: np.ndarray
+    entropy: np.ndarray
+    penalty: np.ndarray
+    flops: np.ndarray
+    params: np.ndarray
+    rho: np.ndarray
+    per_stage: Optional[np.ndarray] = None
+
+    def satisfies(self, budgets) -> np.ndarray:
+        """Boolean (N,) mask of the designs within ``budgets`` (None: all)."""
+        if budgets is None:
+            return np.ones(np.shape(self.params), dtype=bool)
+        return budgets.mask(self.flops, self.params, self.rho)
+
+
+def batched_evaluator(space, convention: str, alpha: Sequence[float],
+                      beta: float) -> Callable:
+    """``evaluate(candidates) -> BatchScores`` for designs of ``space``."""
+    check_convention(convention)
+    if convention == 'paper':
+        from .paper_fast import evaluate_paper
+        return lambda cand: evaluate_paper(space, cand, alpha, beta)
+    from .tinynas_fast import TinyNASFastScorer
+    scorer = TinyNASFastScorer(
+        space.block,
+        space.strides,
+        stem_stride=space.stem_stride,
+        stem_kernel=space.stem_kernel,
+        head_channels=space.head_channels,
+        image_size=space.resolution,
+        alpha=alpha,
+        beta=beta)
+    return lambda cand: scorer(cand.out, cand.mid, cand.kernel, cand.depth,
+                               cand.stem)
