@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Design a DeepMAD backbone from FLOPs / params / rho budgets.
 
-Thin wrapper over :func:`mmdeepmad.design.cli.main`; runs from a checkout
+Thin wrapper over :func:`mmdeepmad.design.cli.command`; runs from a checkout
 without installing (the repository root is put on ``sys.path``). See
 ``python tools/design.py --help``.
 """

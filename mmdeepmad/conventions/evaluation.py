@@ -1,8 +1,8 @@
 """One answer to "the figures of this spec in convention X".
 
 :func:`evaluate` counts a spec exactly in a convention (``paper``:
-:mod:`mmdeepmad.design.counters` and :mod:`mmdeepmad.design.quantities`;
-``tinynas``: :mod:`mmdeepmad.design.tinynas`) and returns an
+:mod:`mmdeepmad.conventions.counters` and :mod:`mmdeepmad.conventions.paper`;
+``tinynas``: :mod:`mmdeepmad.conventions.tinynas`) and returns an
 :class:`Evaluation`: FLOPs, params, rho, ``entropy`` (Guideline 1's weighted
 sum), ``penalty`` (Guideline 2) and ``score = entropy - penalty`` (Eq. 5),
 with one :class:`StageRow` per stem, stage and head conv, and the convention
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from mmdeepmad.design.spec import ArchSpec
+from mmdeepmad.arch.spec import ArchSpec
 from .rules import (DEFAULT_BETA, check_convention, default_alpha,
                     scored_stage_count)
 
@@ -22,9 +22,9 @@ def convention_text(convention: str) -> str:
     """The counting convention, stated in words (printed with the figures)."""
     check_convention(convention)
     if convention == 'paper':
-        from mmdeepmad.design.counters import CONVENTION
+        from mmdeepmad.conventions.counters import CONVENTION
         return CONVENTION
-    from mmdeepmad.design.tinynas import CONVENTION
+    from mmdeepmad.conventions.tinynas import CONVENTION
     return CONVENTION
 
 
@@ -133,9 +133,9 @@ def _layout_rows(spec: ArchSpec, layout) -> List[Dict[str, Any]]:
 
 
 def _evaluate_paper(spec: ArchSpec, alpha, beta) -> Evaluation:
-    from mmdeepmad.design.counters import count
-    from mmdeepmad.design.layout import build_layout
-    from mmdeepmad.design.quantities import paper_score
+    from mmdeepmad.arch.layout import build_layout
+    from mmdeepmad.conventions.counters import count
+    from mmdeepmad.conventions.paper import paper_score
 
     layout = build_layout(spec)
     shapes = _layout_rows(spec, layout)
@@ -171,9 +171,9 @@ def _evaluate_paper(spec: ArchSpec, alpha, beta) -> Evaluation:
 
 
 def _evaluate_tinynas(spec: ArchSpec, alpha, beta) -> Evaluation:
-    from mmdeepmad.design.layout import build_layout
-    from mmdeepmad.design.tinynas import evaluate_tinynas, tinynas_blocks
-    from mmdeepmad.design.tinynas_format import spec_to_tinynas
+    from mmdeepmad.arch.layout import build_layout
+    from mmdeepmad.arch.tinynas_format import spec_to_tinynas
+    from mmdeepmad.conventions.tinynas import evaluate_tinynas, tinynas_blocks
 
     structure = spec_to_tinynas(spec)
     scored = evaluate_tinynas(spec, alpha=alpha, beta=beta)

@@ -8,12 +8,13 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence, Tuple
 
+from mmdeepmad.arch.spec import (BLOCK_FAMILIES, DEPTHWISE_FAMILIES, ArchSpec,
+                                 SpecError)
 from mmdeepmad.conventions import CONVENTIONS, DEFAULT_BETA, evaluate
-from .budgets import Budgets
+from mmdeepmad.conventions.budgets import Budgets
 from .defaults import DEFAULT_DESIGN
 from .search_space import DEFAULT_STRIDES, SearchSpace
 from .solver import DesignResult, solve
-from .spec import BLOCK_FAMILIES, DEPTHWISE_FAMILIES, ArchSpec, SpecError
 
 
 def default_strides(block: str, stages: int) -> Tuple[int, ...]:

@@ -3,8 +3,8 @@
 :class:`BatchScores` is what both batched scorers return (one meaning of
 ``score`` everywhere: ``entropy - penalty``, Eq. 5), and
 :func:`batched_evaluator` picks the scorer of a convention:
-:func:`~mmdeepmad.design.paper_fast.evaluate_paper` (``paper``) or
-:class:`~mmdeepmad.design.tinynas_fast.TinyNASFastScorer` (``tinynas``).
+:func:`~mmdeepmad.design.batched_paper.evaluate_paper` (``paper``) or
+:class:`~mmdeepmad.design.batched_tinynas.TinyNASFastScorer` (``tinynas``).
 Each is the batched twin of the convention's reference
 (:func:`mmdeepmad.conventions.evaluate`), tested equal to it.
 """
@@ -42,9 +42,9 @@ def batched_evaluator(space, convention: str, alpha: Sequence[float],
     """``evaluate(candidates) -> BatchScores`` for designs of ``space``."""
     check_convention(convention)
     if convention == 'paper':
-        from .paper_fast import evaluate_paper
+        from .batched_paper import evaluate_paper
         return lambda cand: evaluate_paper(space, cand, alpha, beta)
-    from .tinynas_fast import TinyNASFastScorer
+    from .batched_tinynas import TinyNASFastScorer
     scorer = TinyNASFastScorer(
         space.block,
         space.strides,

@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from . import program
-from .structure_model import StructureModel
+from .relaxation import StructureModel
 
 
 @dataclass

@@ -11,7 +11,7 @@ rewrites them; ``tests/design/test_presets.py`` checks they are current.
 from __future__ import annotations
 from typing import Dict, List
 
-from .spec import SpecError
+from mmdeepmad.arch.spec import SpecError
 from .units import format_compact
 
 _RESNET = dict(block='bottleneck', rho=0.3, strides=(2, 2, 2, 1, 2))

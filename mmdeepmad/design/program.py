@@ -41,7 +41,7 @@ import cvxpy as cp
 import numpy as np
 
 from mmdeepmad.conventions import rules
-from .structure_model import StructureModel
+from .relaxation import StructureModel
 
 SOLVER = 'CLARABEL'
 

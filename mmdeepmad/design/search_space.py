@@ -13,8 +13,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from .spec import (BLOCK_FAMILIES, DEPTHWISE_FAMILIES, ArchSpec, HeadConvSpec,
-                   SpecError, StageSpec, StemSpec)
+from mmdeepmad.arch.spec import (BLOCK_FAMILIES, DEPTHWISE_FAMILIES, ArchSpec,
+                                 HeadConvSpec, SpecError, StageSpec, StemSpec)
 
 #: Stride patterns of the DeepMAD releases: five down-sampling layers in all
 #: (the stem and four stages). ResNet-type stage 4 keeps 14x14 at 224.

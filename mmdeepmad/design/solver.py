@@ -20,15 +20,15 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mmdeepmad.arch.spec import ArchSpec
 from mmdeepmad.conventions import (DEFAULT_BETA, Evaluation, check_convention,
                                    default_alpha, evaluate, scored_stage_count)
+from mmdeepmad.conventions.budgets import Budgets
 from .batched import batched_evaluator
-from .budgets import Budgets
 from .depth_search import DepthSearch
 from .local_search import SearchTrace, improve, repair
+from .relaxation import StructureModel
 from .search_space import Candidates, SearchSpace
-from .spec import ArchSpec
-from .structure_model import StructureModel
 from .units import format_budget
 
 #: How a budget is named in messages: the library's words.

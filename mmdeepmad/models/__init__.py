@@ -5,7 +5,7 @@ Importing this package registers ``DeepMAD`` in mmdeepmad's registry and,
 lazily, in the registries of mmpretrain, mmdet, mmseg and mmaction2 (see
 :mod:`.registration`).
 """
-from mmdeepmad.design.loader import list_presets, load_arch
+from mmdeepmad.arch.loader import list_presets, load_arch
 from .backbones import DeepMAD, DeepMADForMMAction
 from .blocks import (BasicBlock, Bottleneck, InvertedResidual,
                      InvertedResidualSE, ResidualUnit, SqueezeExcitation)

@@ -1,6 +1,6 @@
 # Copyright (c) mmdeepmad authors. All rights reserved.
 """The residual units of the four block families, built from a
-:class:`~mmdeepmad.design.layout.UnitLayout`.
+:class:`~mmdeepmad.arch.layout.UnitLayout`.
 
 A unit builds exactly the convs its layout lists (``main``, ``se``,
 ``shortcut_conv``), each as an mmcv :class:`ConvModule` (conv without bias +
@@ -36,8 +36,8 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule, build_activation_layer
 from mmcv.cnn.bricks import DropPath
 
-from mmdeepmad.design.layout import (IDENTITY, NO_SHORTCUT, POOL, POOL_PROJ,
-                                     PROJ, ConvLayer, UnitLayout)
+from mmdeepmad.arch.layout import (IDENTITY, NO_SHORTCUT, POOL, POOL_PROJ,
+                                   PROJ, ConvLayer, UnitLayout)
 
 
 def _inplace(act_cfg: dict) -> dict:

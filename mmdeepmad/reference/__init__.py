@@ -7,7 +7,7 @@ official DeepMAD code, alibaba/lightweight-neural-architecture-search at
 (``configs/classification/models/*.txt``), their search budgets, and the
 values TinyNAS's own code computes for them (params, FLOPs, rho, score,
 depth penalty, penalised score, per-stage score, stage info). The
-``tinynas`` convention (:mod:`mmdeepmad.design.tinynas`) must reproduce
+``tinynas`` convention (:mod:`mmdeepmad.conventions.tinynas`) must reproduce
 them; the tests, the model zoo and ``tools/analysis/benchmark_design.py``
 read them through :func:`tinynas_releases`.
 

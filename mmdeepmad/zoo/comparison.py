@@ -26,11 +26,11 @@ def build_comparison(reference: Optional[str],
     it is missing or malformed). ``root`` (the checkout) is not needed: the
     reference data ships with the package."""
     del root
+    from mmdeepmad.arch.loader import load_preset
+    from mmdeepmad.arch.tinynas_format import spec_from_tinynas
     from mmdeepmad.conventions import evaluate
     from mmdeepmad.design.api import design_arch
-    from mmdeepmad.design.loader import load_preset
     from mmdeepmad.design.presets import PRESETS
-    from mmdeepmad.design.tinynas_format import spec_from_tinynas
     data = tinynas_releases(reference)
     by_name = {s['name']: s for s in data['structures']}
     rows = []

@@ -45,8 +45,8 @@ def measure_built(name: str) -> Tuple[int, int]:
 
 def design_quantities(name: str) -> dict:
     """Budgets, rho, entropy and scores of a stored preset."""
+    from mmdeepmad.arch.loader import load_preset
     from mmdeepmad.conventions import evaluate
-    from mmdeepmad.design.loader import load_preset
     from mmdeepmad.design.presets import PRESETS
     spec = load_preset(name)
     problem = PRESETS[name]

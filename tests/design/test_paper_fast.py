@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
+from mmdeepmad.arch.spec import BLOCK_FAMILIES
 from mmdeepmad.conventions import default_alpha
-from mmdeepmad.design.counters import count
-from mmdeepmad.design.paper_fast import evaluate_paper
-from mmdeepmad.design.quantities import paper_score
+from mmdeepmad.conventions.counters import count
+from mmdeepmad.conventions.paper import paper_score
+from mmdeepmad.design.batched_paper import evaluate_paper
 from mmdeepmad.design.search_space import Candidates, SearchSpace
-from mmdeepmad.design.spec import BLOCK_FAMILIES
 
 
 @pytest.mark.parametrize('style', ['tinynas', 'torchvision'])

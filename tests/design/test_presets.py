@@ -1,10 +1,10 @@
 """The stored presets are what the design engine produces for their budgets."""
 import pytest
 
-from mmdeepmad.design.budgets import Budgets
-from mmdeepmad.design.loader import load_preset
+from mmdeepmad.arch.loader import load_preset
+from mmdeepmad.conventions.budgets import Budgets
+from mmdeepmad.conventions.tinynas import evaluate_tinynas
 from mmdeepmad.design.presets import PRESETS, design_preset, preset_command
-from mmdeepmad.design.tinynas import evaluate_tinynas
 
 
 @pytest.mark.parametrize('name', sorted(PRESETS))

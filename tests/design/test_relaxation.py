@@ -5,13 +5,13 @@ import math
 import numpy as np
 import pytest
 
+from mmdeepmad.conventions.budgets import Budgets
+from mmdeepmad.conventions.counters import count
+from mmdeepmad.conventions.paper import paper_score
+from mmdeepmad.conventions.tinynas import evaluate_tinynas
 from mmdeepmad.design import program
 from mmdeepmad.design.api import make_space
-from mmdeepmad.design.budgets import Budgets
-from mmdeepmad.design.counters import count
-from mmdeepmad.design.quantities import paper_score
-from mmdeepmad.design.structure_model import StructureModel
-from mmdeepmad.design.tinynas import evaluate_tinynas
+from mmdeepmad.design.relaxation import StructureModel
 
 R50 = Budgets(flops=4.13e9, params=25.55e6, rho=0.3)
 

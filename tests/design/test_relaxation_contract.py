@@ -40,15 +40,15 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
+from mmdeepmad.arch.layout import NetworkLayout, build_layout
+from mmdeepmad.arch.spec import DEPTHWISE_FAMILIES, ArchSpec
+from mmdeepmad.conventions.budgets import Budgets
+from mmdeepmad.conventions.counters import count
+from mmdeepmad.conventions.paper import paper_score
+from mmdeepmad.conventions.tinynas import TinyNASEvaluation, evaluate_tinynas
 from mmdeepmad.design import program
 from mmdeepmad.design.api import make_space
-from mmdeepmad.design.budgets import Budgets
-from mmdeepmad.design.counters import count
-from mmdeepmad.design.layout import NetworkLayout, build_layout
-from mmdeepmad.design.quantities import paper_score
-from mmdeepmad.design.spec import DEPTHWISE_FAMILIES, ArchSpec
-from mmdeepmad.design.structure_model import StructureModel
-from mmdeepmad.design.tinynas import TinyNASEvaluation, evaluate_tinynas
+from mmdeepmad.design.relaxation import StructureModel
 
 FAMILIES = ('bottleneck', 'basic', 'mbv2', 'mbv2-se')
 SETTINGS = (('paper', 'tinynas'), ('paper', 'torchvision'),

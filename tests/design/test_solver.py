@@ -1,21 +1,19 @@
 """The solver's promises: budgets met by exact count, determinism, quality
 against the official releases, clear infeasibility, and its building blocks."""
 
-import numpy as np
 import pytest
 
+from mmdeepmad.arch.tinynas_format import spec_from_tinynas
+from mmdeepmad.conventions.budgets import Budgets
+from mmdeepmad.conventions.counters import count
+from mmdeepmad.conventions.paper import paper_score
+from mmdeepmad.conventions.tinynas import evaluate_tinynas
 from mmdeepmad.design.api import design, make_space
-from mmdeepmad.design.baseline import random_local_search
 from mmdeepmad.design.batched import batched_evaluator
-from mmdeepmad.design.budgets import Budgets
-from mmdeepmad.design.counters import count
 from mmdeepmad.design.local_search import (SearchTrace, improve, repair,
                                            violation)
-from mmdeepmad.design.quantities import paper_score
 from mmdeepmad.design.search_space import Candidates
 from mmdeepmad.design.solver import InfeasibleBudgetError
-from mmdeepmad.design.tinynas import evaluate_tinynas
-from mmdeepmad.design.tinynas_format import spec_from_tinynas
 from mmdeepmad.reference import tinynas_releases
 
 
@@ -87,15 +85,6 @@ def test_repair_and_improve_stay_feasible_and_never_lose():
     assert score >= before
     assert violation(evaluate(better), budgets)[0] == 0
     assert space.contains(better)[0]
-
-
-def test_baseline_is_seeded_and_feasible():
-    space = make_space('bottleneck', 'tinynas')
-    budgets = Budgets(flops=1.8e9, params=11.7e6, rho=0.3)
-    evaluate = batched_evaluator(space, 'tinynas', (1, 1, 1, 1, 8), 10.0)
-    result = random_local_search(space, evaluate, budgets, seconds=1.0, seed=1)
-    assert result.feasible and result.evaluations > 1000
-    assert np.isfinite(result.score)
 
 
 def test_jointly_infeasible_budget_suggests_a_value_that_works():

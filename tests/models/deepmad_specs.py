@@ -5,12 +5,12 @@ import os.path as osp
 import random
 from typing import Dict, List
 
-from mmdeepmad.design.classics import CLASSICS
-from mmdeepmad.design.loader import list_presets, load_preset
-from mmdeepmad.design.spec import (ACTIVATIONS, BLOCK_FAMILIES,
-                                   DEPTHWISE_FAMILIES, UNIT_STYLES, ArchSpec,
-                                   HeadConvSpec, StageSpec, StemSpec)
-from mmdeepmad.design.tinynas_format import spec_from_tinynas
+from mmdeepmad.arch.classics import CLASSICS
+from mmdeepmad.arch.loader import list_presets, load_preset
+from mmdeepmad.arch.spec import (ACTIVATIONS, BLOCK_FAMILIES,
+                                 DEPTHWISE_FAMILIES, UNIT_STYLES, ArchSpec,
+                                 HeadConvSpec, StageSpec, StemSpec)
+from mmdeepmad.arch.tinynas_format import spec_from_tinynas
 from mmdeepmad.reference import tinynas_releases
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

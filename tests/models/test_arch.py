@@ -8,11 +8,11 @@ import sys
 import pytest
 from mmengine.config import Config
 
+from mmdeepmad.arch.loader import PRESET_DIR, list_presets, load_arch
+from mmdeepmad.arch.spec import ArchSpec, SpecError
+from mmdeepmad.arch.tinynas_format import save_tinynas, spec_to_tinynas
+from mmdeepmad.conventions.counters import count
 from mmdeepmad.design import api
-from mmdeepmad.design.counters import count
-from mmdeepmad.design.loader import PRESET_DIR, list_presets, load_arch
-from mmdeepmad.design.spec import ArchSpec, SpecError
-from mmdeepmad.design.tinynas_format import save_tinynas, spec_to_tinynas
 from mmdeepmad.models import DeepMAD
 from .deepmad_specs import DEEPMAD_R50_STRUCTURE, tiny_spec
 

@@ -8,7 +8,7 @@ import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmdeepmad.design.counters import count
+from mmdeepmad.conventions.counters import count
 from mmdeepmad.models import DeepMAD, DeepMADForMMAction
 from .deepmad_specs import num_params, tiny_spec
 
@@ -114,8 +114,8 @@ def test_act_cfg_defaults_to_the_spec_and_can_be_overridden():
         head_act_cfg=dict(type='SiLU'))
     assert isinstance(overridden.stem.activate, nn.SiLU)
     assert isinstance(overridden.head_conv.activate, nn.SiLU)
-    assert isinstance(DeepMAD(tiny_spec(), act_cfg=dict(type='SiLU')).stem
-                      .activate, nn.SiLU)
+    assert isinstance(
+        DeepMAD(tiny_spec(), act_cfg=dict(type='SiLU')).stem.activate, nn.SiLU)
     override = DeepMAD(tiny_spec(), act_cfg=dict(type='ReLU6'))
     assert isinstance(override.stage1[0].conv1.activate, nn.ReLU6)
     assert isinstance(override.stage1[0].act, nn.ReLU6)

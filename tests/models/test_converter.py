@@ -13,8 +13,8 @@ import re
 import pytest
 import torch
 
-from mmdeepmad.design.spec import SpecError
-from mmdeepmad.design.tinynas_format import save_tinynas, spec_to_tinynas
+from mmdeepmad.arch.spec import SpecError
+from mmdeepmad.arch.tinynas_format import save_tinynas, spec_to_tinynas
 from mmdeepmad.models import DeepMAD
 from .deepmad_specs import REPO_ROOT, tiny_spec
 

@@ -27,8 +27,8 @@ import torch
 import torchvision
 from mmengine.analysis import FlopAnalyzer
 
-from mmdeepmad.design.counters import count
-from mmdeepmad.design.layout import build_layout
+from mmdeepmad.arch.layout import build_layout
+from mmdeepmad.conventions.counters import count
 from mmdeepmad.models import DeepMAD
 from .deepmad_specs import (classic_specs, num_params, preset_specs,
                             random_specs, released_specs)

@@ -16,8 +16,9 @@ import sys
 
 import pytest
 
+from mmdeepmad.arch.spec import ArchSpec
 from mmdeepmad.design import cli
-from mmdeepmad.design.spec import ArchSpec
+from mmdeepmad.design.cli import command
 from mmdeepmad.design.units import (UnitError, format_compact, parse_count,
                                     parse_float_list, parse_int_list,
                                     parse_rho_list, rho_tag)
@@ -166,7 +167,7 @@ def test_design_writes_json_png_and_tinynas(r50):
     assert 'solve_time' not in r50['out'].read_text()
     assert spec.meta['command'] == ('python tools/design.py --out r50.json ' +
                                     ' '.join(SMALL_BUDGETS))
-    from mmdeepmad.design.tinynas_format import load_tinynas, spec_to_tinynas
+    from mmdeepmad.arch.tinynas_format import load_tinynas, spec_to_tinynas
     exported = load_tinynas(str(folder / 'r50.txt'))
     assert spec_to_tinynas(exported) == spec_to_tinynas(spec)
     for name in ('r50.json', 'r50.png', 'r50.txt'):
@@ -174,9 +175,9 @@ def test_design_writes_json_png_and_tinynas(r50):
 
 
 def test_printed_numbers_equal_the_json(r50):
-    from mmdeepmad.design.counters import count
-    from mmdeepmad.design.layout import build_layout
-    from mmdeepmad.design.quantities import paper_score
+    from mmdeepmad.arch.layout import build_layout
+    from mmdeepmad.conventions.counters import count
+    from mmdeepmad.conventions.paper import paper_score
     spec = ArchSpec.load(str(r50['out']))
     rows = stage_rows(r50['stdout'])
     layout = build_layout(spec)
@@ -295,7 +296,7 @@ def released_r50():
 @pytest.mark.parametrize('suffix', ['.txt', '.json'])
 def test_evaluate_tinynas_structure_equals_reference(released_r50, tmp_path,
                                                      suffix):
-    from mmdeepmad.design.tinynas_format import save_tinynas
+    from mmdeepmad.arch.tinynas_format import save_tinynas
     path = tmp_path / f'deepmad-r50{suffix}'
     save_tinynas(released_r50['structure'], str(path))
     budgets = released_r50['budgets']
@@ -402,7 +403,7 @@ def test_params_10k_is_infeasible(tmp_path):
 
 
 def _arch_dict():
-    from mmdeepmad.design.tinynas_format import spec_from_tinynas
+    from mmdeepmad.arch.tinynas_format import spec_from_tinynas
     structure = [
         dict({'class': 'ConvKXBNRELU'}, **{
             'in': 3,
@@ -492,7 +493,7 @@ def test_malformed_arch_file(tmp_path, make):
 
 
 def test_outputs_are_all_or_nothing(tmp_path):
-    outputs = cli._Outputs()
+    outputs = command._Outputs()
     outputs.add(str(tmp_path / 'a.json'), b'{}\n')
     (tmp_path / 'blocker').write_text('a file, not a folder')
     outputs.add(str(tmp_path / 'blocker' / 'b.png'), b'png')
@@ -500,7 +501,7 @@ def test_outputs_are_all_or_nothing(tmp_path):
         outputs.commit()
     assert error.value.code == 1 and 'nothing written' in str(error.value)
     assert sorted(os.listdir(tmp_path)) == ['blocker']  # no a.json, no temps
-    good = cli._Outputs()
+    good = command._Outputs()
     good.add(str(tmp_path / 'c.json'), b'{}\n')
     good.add(str(tmp_path / 'd.txt'), lambda p: open(p, 'w').write('x'))
     assert good.commit() == [str(tmp_path / 'c.json'), str(tmp_path / 'd.txt')]

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from mmdeepmad.design.counters import count
+from mmdeepmad.conventions.counters import count
 from mmdeepmad.engine import launch
 from mmdeepmad.models import DeepMAD
 from ..configs.on_disk import write_all

@@ -12,8 +12,8 @@ import sys
 import pytest
 import yaml
 
-from mmdeepmad.design.counters import count
-from mmdeepmad.design.loader import load_preset
+from mmdeepmad.arch.loader import load_preset
+from mmdeepmad.conventions.counters import count
 from mmdeepmad.design.presets import preset_names
 from mmdeepmad.zoo import build_zoo, generated_paths, metafiles
 from mmdeepmad.zoo.measure import design_quantities

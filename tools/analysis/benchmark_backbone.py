@@ -19,10 +19,10 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from mmdeepmad.design.counters import count
-from mmdeepmad.design.layout import ConvLayer, UnitLayout, build_layout
-from mmdeepmad.design.loader import load_arch
-from mmdeepmad.design.spec import ArchSpec
+from mmdeepmad.arch.layout import ConvLayer, UnitLayout, build_layout
+from mmdeepmad.arch.loader import load_arch
+from mmdeepmad.arch.spec import ArchSpec
+from mmdeepmad.conventions.counters import count
 from mmdeepmad.models import DeepMAD
 from mmdeepmad.reference import tinynas_releases
 

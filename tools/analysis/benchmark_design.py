@@ -34,14 +34,15 @@ ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from baseline import random_local_search  # noqa: E402
+
+from mmdeepmad.arch.tinynas_format import spec_from_tinynas  # noqa: E402
 from mmdeepmad.conventions import DEFAULT_BETA, evaluate  # noqa: E402
+from mmdeepmad.conventions.budgets import Budgets  # noqa: E402
 from mmdeepmad.design.api import make_space  # noqa: E402
-from mmdeepmad.design.baseline import random_local_search  # noqa: E402
 from mmdeepmad.design.batched import batched_evaluator  # noqa: E402
-from mmdeepmad.design.budgets import Budgets  # noqa: E402
 from mmdeepmad.design.search_space import Candidates, SearchSpace  # noqa: E402
 from mmdeepmad.design.solver import solve  # noqa: E402
-from mmdeepmad.design.tinynas_format import spec_from_tinynas  # noqa: E402
 from mmdeepmad.reference import reference_path  # noqa: E402
 from mmdeepmad.reference import tinynas_releases  # noqa: E402
 

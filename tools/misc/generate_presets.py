@@ -11,7 +11,7 @@ sys.path.insert(
     os.path.dirname(
         os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from mmdeepmad.design.loader import preset_path  # noqa: E402
+from mmdeepmad.arch.loader import preset_path  # noqa: E402
 from mmdeepmad.design.presets import design_preset  # noqa: E402
 from mmdeepmad.design.presets import preset_names  # noqa
 

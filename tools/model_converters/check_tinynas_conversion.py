@@ -25,7 +25,7 @@ import types
 
 import torch
 
-from mmdeepmad.design.tinynas_format import spec_from_tinynas
+from mmdeepmad.arch.tinynas_format import spec_from_tinynas
 from mmdeepmad.models import DeepMAD
 
 HERE = osp.dirname(osp.abspath(__file__))

@@ -35,10 +35,10 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from mmdeepmad.design.layout import build_layout
-from mmdeepmad.design.loader import load_arch
-from mmdeepmad.design.spec import ArchSpec
-from mmdeepmad.design.tinynas_format import spec_to_tinynas
+from mmdeepmad.arch.layout import build_layout
+from mmdeepmad.arch.loader import load_arch
+from mmdeepmad.arch.spec import ArchSpec
+from mmdeepmad.arch.tinynas_format import spec_to_tinynas
 from mmdeepmad.models import DeepMAD
 
 #: names of the main-path convs of a unit: TinyNAS's, then DeepMAD's

@@ -11,10 +11,10 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmdeepmad.design.counters import count
-from mmdeepmad.design.layout import NetworkLayout, build_layout
-from mmdeepmad.design.loader import list_presets, load_arch
-from mmdeepmad.design.spec import ArchSpec
+from mmdeepmad.arch.layout import NetworkLayout, build_layout
+from mmdeepmad.arch.loader import list_presets, load_arch
+from mmdeepmad.arch.spec import ArchSpec
+from mmdeepmad.conventions.counters import count
 from mmdeepmad.engine.pretrained import check_pretrained
 from mmdeepmad.registry import MODELS
 from ..blocks import build_conv, build_unit
@@ -38,11 +38,11 @@ class DeepMAD(BaseModule):
     (``stage1`` ... ``stageM``, each an ``nn.Sequential`` of units from
     :mod:`mmdeepmad.models.blocks`) and an optional 1x1 ``head_conv`` that
     belongs to the last stage. The built model's parameters equal
-    ``mmdeepmad.design.counters.count(model.arch_spec).params`` exactly.
+    ``mmdeepmad.conventions.counters.count(model.arch_spec).params`` exactly.
 
     Args:
         arch (str | dict | ArchSpec | list): what to build; see
-            :func:`mmdeepmad.design.loader.load_arch`: a preset name
+            :func:`mmdeepmad.arch.loader.load_arch`: a preset name
             (``DeepMAD.list_presets()``), a path to an arch JSON or TinyNAS
             structure file, an ArchSpec or its dict, a TinyNAS structure (list
             of block dicts), or budgets ``dict(flops=..., params=..., rho=...,

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from mmdeepmad.design.classics import CLASSICS
-from mmdeepmad.design.spec import (ArchSpec, HeadConvSpec, SpecError,
-                                   StageSpec, StemSpec)
+from mmdeepmad.arch.classics import CLASSICS
+from mmdeepmad.arch.spec import (ArchSpec, HeadConvSpec, SpecError, StageSpec,
+                                 StemSpec)
 
 
 def small_spec(**changes):

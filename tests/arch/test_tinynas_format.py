@@ -7,14 +7,14 @@ import subprocess
 import numpy as np
 import pytest
 
-from mmdeepmad.design.spec import (ArchSpec, HeadConvSpec, SpecError,
-                                   StageSpec, StemSpec)
-from mmdeepmad.design.tinynas_format import (load_tinynas,
-                                             load_tinynas_structures,
-                                             parse_tinynas_structures,
-                                             save_tinynas, spec_from_tinynas,
-                                             spec_to_tinynas, tinynas_to_text,
-                                             validate_structure)
+from mmdeepmad.arch.spec import (ArchSpec, HeadConvSpec, SpecError, StageSpec,
+                                 StemSpec)
+from mmdeepmad.arch.tinynas_format import (load_tinynas,
+                                           load_tinynas_structures,
+                                           parse_tinynas_structures,
+                                           save_tinynas, spec_from_tinynas,
+                                           spec_to_tinynas, tinynas_to_text,
+                                           validate_structure)
 from mmdeepmad.reference import tinynas_releases
 
 # The released DeepMAD structures (TinyNAS configs/classification/models/*.txt,

@@ -18,10 +18,10 @@ import io
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
+from mmdeepmad.arch.spec import ArchSpec, SpecError
 from mmdeepmad.conventions import Evaluation, convention_text
-from .budgets import Budgets
-from .spec import ArchSpec, SpecError
-from .units import format_compact, format_count, format_exact
+from mmdeepmad.conventions.budgets import Budgets
+from mmdeepmad.design.units import format_compact, format_count, format_exact
 
 
 # ---- text -------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The design command line (``tools/design.py``): budgets in, architecture out.
 
 ``main(argv)`` parses the options, solves the DeepMAD program
-(:func:`mmdeepmad.design.api.design`), verifies the design by an independent
-exact count, prints the report (:mod:`mmdeepmad.design.report`) and then writes
+(:func:`mmdeepmad.design.api.design`, which verifies the design by an
+independent exact count), prints the report (:mod:`.report`) and then writes
 the outputs atomically. Exit codes: 0 success, 1 the budgets cannot be met (or
 an output could not be written), 2 bad input.
 
@@ -18,11 +18,12 @@ import sys
 import tempfile
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from mmdeepmad.arch.spec import BLOCK_FAMILIES as BLOCKS
 from mmdeepmad.conventions.rules import CONVENTIONS, DEFAULT_BETA
-from .defaults import DEFAULT_DESIGN
-from .spec import BLOCK_FAMILIES as BLOCKS
-from .units import (UnitError, format_compact, parse_count, parse_float_list,
-                    parse_int_list, parse_rho_list, rho_tag)
+from mmdeepmad.design.defaults import DEFAULT_DESIGN
+from mmdeepmad.design.units import (UnitError, format_compact, parse_count,
+                                    parse_float_list, parse_int_list,
+                                    parse_rho_list, rho_tag)
 
 PROG = 'design.py'
 DEFAULT_DIR = os.path.join('work_dirs', 'design')
@@ -439,16 +440,16 @@ def run_design(args) -> int:
             ('-rho-sweep.png' if sweep else '.png'))
     _check_paths(planned)
 
-    from .spec import SpecError
+    from mmdeepmad.arch.spec import SpecError
     try:
-        from .api import design
-        from .solver import InfeasibleBudgetError
+        from mmdeepmad.design.api import design
+        from mmdeepmad.design.solver import InfeasibleBudgetError
     except ImportError as error:  # pragma: no cover - environment problem
         raise CLIError(
             f'the design engine cannot be imported ({error}); '
             'install cvxpy and numpy', EXIT_INFEASIBLE) from None
+    from mmdeepmad.conventions.budgets import Budgets
     from . import report
-    from .budgets import Budgets
 
     outputs = _Outputs()
     points = []
@@ -544,8 +545,8 @@ def _advise_flag(advice) -> str:
 
 
 def _add_tinynas(outputs: '_Outputs', spec, path: str) -> None:
-    from .spec import SpecError
-    from .tinynas_format import save_tinynas, spec_to_tinynas
+    from mmdeepmad.arch.spec import SpecError
+    from mmdeepmad.arch.tinynas_format import save_tinynas, spec_to_tinynas
     try:
         structure = spec_to_tinynas(spec)
     except SpecError as error:
@@ -556,10 +557,10 @@ def _add_tinynas(outputs: '_Outputs', spec, path: str) -> None:
 # ---- evaluate ---------------------------------------------------------------
 def load_arch(path: str, index: int = 0, resolution: Optional[int] = None):
     """An ArchSpec from an arch JSON or a TinyNAS structure file
-    (:func:`mmdeepmad.design.loader.read_arch_file`); its errors as one
+    (:func:`mmdeepmad.arch.loader.read_arch_file`); its errors as one
     :class:`CLIError` naming the file and field."""
-    from .loader import read_arch_file
-    from .spec import SpecError
+    from mmdeepmad.arch.loader import read_arch_file
+    from mmdeepmad.arch.spec import SpecError
     try:
         return read_arch_file(path, index=index, resolution=resolution)
     except SpecError as error:
@@ -585,10 +586,10 @@ def run_evaluate(args) -> int:
     meta = spec.meta if isinstance(spec.meta, dict) else {}
     convention = args.convention or (meta.get('convention') if meta.get(
         'convention') in CONVENTIONS else 'paper')
+    from mmdeepmad.arch.spec import SpecError
     from mmdeepmad.conventions import evaluate
+    from mmdeepmad.conventions.budgets import Budgets
     from . import report
-    from .budgets import Budgets
-    from .spec import SpecError
     budgets = None
     source = ''
     if any(v is not None for v in (args.flops, args.params, args.rho)):

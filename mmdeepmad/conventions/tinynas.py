@@ -58,15 +58,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from mmdeepmad.arch.layout import se_squeeze_channels
+from mmdeepmad.arch.spec import ArchSpec, SpecError
+from mmdeepmad.arch.tinynas_format import (FAMILY_OF_CLASS, PLAIN_CLASS,
+                                           spec_from_tinynas, spec_to_tinynas,
+                                           validate_structure)
 from mmdeepmad.conventions.rules import (DEFAULT_BETA,
                                          TINYNAS_SCORE_RESOLUTION,
                                          default_alpha)
 from mmdeepmad.conventions.rules import depth_penalty as _depth_penalty
 from .budgets import Budgets
-from .layout import se_squeeze_channels
-from .spec import ArchSpec, SpecError
-from .tinynas_format import (FAMILY_OF_CLASS, PLAIN_CLASS, spec_from_tinynas,
-                             spec_to_tinynas, validate_structure)
 
 #: What the ``tinynas`` figures count (printed with them).
 CONVENTION = (

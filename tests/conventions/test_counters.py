@@ -2,9 +2,9 @@
 effectiveness values (Tables 1-2) from their real structures."""
 import pytest
 
-from mmdeepmad.design.classics import CLASSICS
-from mmdeepmad.design.counters import CONVENTION, count
-from mmdeepmad.design.quantities import effectiveness
+from mmdeepmad.arch.classics import CLASSICS
+from mmdeepmad.conventions.counters import CONVENTION, count
+from mmdeepmad.conventions.paper import effectiveness
 
 # torchvision's parameter counts (exact) and the usual FLOPs (MACs) figures,
 # which the literature rounds or truncates to one decimal (ResNet-34: 3.66G)

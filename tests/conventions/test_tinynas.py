@@ -7,14 +7,14 @@ import time
 import numpy as np
 import pytest
 
+from mmdeepmad.arch.layout import POOL, POOL_PROJ, PROJ, SE, build_layout
+from mmdeepmad.arch.spec import (ArchSpec, HeadConvSpec, SpecError, StageSpec,
+                                 StemSpec)
+from mmdeepmad.conventions.budgets import Budgets
+from mmdeepmad.conventions.counters import count
+from mmdeepmad.conventions.tinynas import depth_penalty, evaluate_tinynas
 from mmdeepmad.design.batched import BatchScores
-from mmdeepmad.design.budgets import Budgets
-from mmdeepmad.design.counters import count
-from mmdeepmad.design.layout import POOL, POOL_PROJ, PROJ, SE, build_layout
-from mmdeepmad.design.spec import (ArchSpec, HeadConvSpec, SpecError,
-                                   StageSpec, StemSpec)
-from mmdeepmad.design.tinynas import depth_penalty, evaluate_tinynas
-from mmdeepmad.design.tinynas_fast import TinyNASFastScorer
+from mmdeepmad.design.batched_tinynas import TinyNASFastScorer
 
 #: the batched scorer's names (one meaning of score: entropy - penalty) and
 #: TinyNAS's own names of the same figures
@@ -24,7 +24,7 @@ TINYNAS_NAMES = dict(
     entropy='score',
     penalty='depth_penalty',
     score='penalised_score')
-from mmdeepmad.design.tinynas_format import spec_from_tinynas
+from mmdeepmad.arch.tinynas_format import spec_from_tinynas
 from mmdeepmad.reference import tinynas_releases
 
 # TinyNAS's released structures and the values its own code computes for

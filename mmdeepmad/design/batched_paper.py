@@ -13,11 +13,11 @@ from typing import Sequence
 
 import numpy as np
 
+from mmdeepmad.arch.layout import conv_output_size, se_squeeze_channels
+from mmdeepmad.arch.spec import DEPTHWISE_FAMILIES
 from mmdeepmad.conventions.rules import depth_penalty
 from .batched import BatchScores
-from .layout import conv_output_size, se_squeeze_channels
 from .search_space import Candidates, SearchSpace
-from .spec import DEPTHWISE_FAMILIES
 
 
 def stage_sizes(space: SearchSpace):

@@ -1,12 +1,10 @@
 """The architecture spec: the contract between the design engine and backbone.
 
 A network is a stem conv, ``M`` stages of identical residual units and an
-optional
-final 1x1 conv (the depthwise models' head conv). The backbone builds exactly
-what
-the spec says; the counters in :mod:`mmdeepmad.design.counters` count exactly
-what
-the backbone builds. Serialised as JSON (schema in ``docs/arch_spec.md``).
+optional final 1x1 conv (the depthwise models' head conv). The backbone
+builds exactly what the spec says; the counters in
+:mod:`mmdeepmad.conventions.counters` count exactly what the backbone builds.
+Serialised as JSON (schema in ``docs/arch_spec.md``).
 """
 from __future__ import annotations
 import dataclasses

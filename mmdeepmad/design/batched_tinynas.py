@@ -5,9 +5,9 @@ not change (the block family, the stride of every super-block, the stem's
 kernel and stride, the head conv, the image size, alpha and beta) and evaluates
 numpy arrays of candidates in closed form: one pass of array arithmetic per
 super-block, no Python loop over units or candidates. It computes exactly the
-quantities of :func:`mmdeepmad.design.tinynas.evaluate_tinynas` (agreement to
-~1e-12 relative; params are exact integers held in float64); only the order of
-floating-point summation differs.
+quantities of :func:`mmdeepmad.conventions.tinynas.evaluate_tinynas`
+(agreement to ~1e-12 relative; params are exact integers held in float64);
+only the order of floating-point summation differs.
 
 Example::
 
@@ -22,7 +22,7 @@ kernel, ``s`` stride, ``L`` units; FLOPs per unit are per input-side^2 and are
 multiplied by the square of the float input side; the first unit has input
 ``c`` and stride ``s``, the other ``L - 1`` units input ``o``, stride 1 and
 side
-``r / s``), see :mod:`mmdeepmad.design.tinynas` for each term's origin:
+``r / s``), see :mod:`mmdeepmad.conventions.tinynas` for each term's origin:
 
 * bottleneck (ResK1KXK1), first unit: params ``cm + 2m + m^2k^2 + 2m + mo + 2o
   + co + 2o``; FLOPs ``cm + 2m + (m^2k^2 + 2m)/s^2 + (mo + 2o)/s^2 + m + m/s^2
@@ -48,15 +48,15 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from mmdeepmad.arch.layout import se_squeeze_channels
+from mmdeepmad.arch.spec import BLOCK_FAMILIES, ArchSpec
+from mmdeepmad.arch.tinynas_format import CLASS_OF_FAMILY, spec_to_tinynas
 from mmdeepmad.conventions.rules import (DEFAULT_BETA,
                                          TINYNAS_SCORE_RESOLUTION,
                                          default_alpha, depth_penalty,
                                          penalised_stages)
+from mmdeepmad.conventions.tinynas import stage_info, tinynas_blocks
 from .batched import BatchScores
-from .layout import se_squeeze_channels
-from .spec import BLOCK_FAMILIES, ArchSpec
-from .tinynas import stage_info, tinynas_blocks
-from .tinynas_format import CLASS_OF_FAMILY, spec_to_tinynas
 
 
 class TinyNASFastScorer:

@@ -20,10 +20,10 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmdeepmad.arch.layout import MAIN, NetworkLayout, build_layout
+from mmdeepmad.arch.spec import ArchSpec
 from mmdeepmad.conventions.rules import (DEFAULT_BETA, default_alpha,
                                          depth_penalty)
-from .layout import MAIN, NetworkLayout, build_layout
-from .spec import ArchSpec
 
 
 def _layout(spec_or_layout) -> NetworkLayout:

@@ -25,11 +25,11 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmdeepmad.arch.spec import DEPTHWISE_FAMILIES
 from mmdeepmad.conventions.rules import (TINYNAS_SCORE_RESOLUTION,
                                          check_convention)
-from .paper_fast import stage_sizes
+from .batched_paper import stage_sizes
 from .search_space import SearchSpace
-from .spec import DEPTHWISE_FAMILIES
 
 #: Coefficient standing in for a term that vanishes (L - 1 = 0) in log space.
 _TINY = 1e-12

@@ -15,14 +15,14 @@ The convention, stated once and printed with every figure (:data:`CONVENTION`):
   linear) is included only when ``num_classes`` is given.
 
 The ``tinynas`` convention, which counts as the official code does, lives in
-:mod:`mmdeepmad.design.tinynas`.
+:mod:`mmdeepmad.conventions.tinynas`.
 """
 from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .layout import NetworkLayout, build_layout
-from .spec import ArchSpec
+from mmdeepmad.arch.layout import NetworkLayout, build_layout
+from mmdeepmad.arch.spec import ArchSpec
 
 CONVENTION = ('paper convention: FLOPs = multiply-accumulates of convs '
               '(+ linear head if counted); params = conv weights + BN affine '

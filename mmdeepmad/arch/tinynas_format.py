@@ -13,7 +13,7 @@ ReLU.
   optional ``'inner_class'`` (``'ResK1KXK1'``, ...): ``L`` residual units, the
   first ``in -> out`` with stride ``s``, the others ``out -> out``.
 
-Mapping onto :class:`~mmdeepmad.design.spec.ArchSpec` (one super-block = one
+Mapping onto :class:`~mmdeepmad.arch.spec.ArchSpec` (one super-block = one
 stage, ``btn`` = ``mid_channels``, ``style='tinynas'``):
 
 =================== ============ ==========================================
@@ -32,7 +32,7 @@ and head conv always use ReLU, also in the SiLU networks; the spec has one
 ``s`` may be absent from a TinyNAS block (TinyNAS then uses stride 1); every
 other key is required, and keys TinyNAS would use to change the block (``g``,
 ``p``, ``act``, quantisation bits, ...) are rejected because the spec cannot
-express them. Every error is a :class:`~mmdeepmad.design.spec.SpecError` naming
+express them. Every error is a :class:`~mmdeepmad.arch.spec.SpecError` naming
 the block index and the key.
 """
 from __future__ import annotations

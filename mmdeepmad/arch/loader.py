@@ -133,7 +133,7 @@ def _from_mapping(arch: dict) -> ArchSpec:
         structures = parse_tinynas_structures(json.dumps(arch), 'arch')
         return spec_from_tinynas(structures[0])
     if any(key in arch for key in BUDGET_KEYS):
-        from .api import design_arch  # lazy: needs cvxpy
+        from mmdeepmad.design.api import design_arch  # lazy: needs cvxpy
         return design_arch(**arch)
     raise SpecError(
         f'cannot read an arch from a dict with keys {sorted(arch)}: expected '

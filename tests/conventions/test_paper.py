@@ -4,12 +4,12 @@ import math
 import numpy as np
 import pytest
 
+from mmdeepmad.arch.layout import build_layout
+from mmdeepmad.arch.spec import ArchSpec, StageSpec, StemSpec
 from mmdeepmad.conventions import default_alpha, depth_penalty
-from mmdeepmad.design.layout import build_layout
-from mmdeepmad.design.quantities import (effectiveness, paper_score,
+from mmdeepmad.conventions.paper import (effectiveness, paper_score,
                                          stage_entropies,
                                          widths_non_decreasing)
-from mmdeepmad.design.spec import ArchSpec, StageSpec, StemSpec
 
 
 def two_stage():

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .local_search import violation
-from .search_space import Candidates, SearchSpace
+from mmdeepmad.design.local_search import violation
+from mmdeepmad.design.search_space import Candidates, SearchSpace
 
 CHANNEL_FACTORS = (0.5, 0.6, 0.8, 1.25, 1.5)
 
