@@ -18,7 +18,7 @@ import pytest
 
 from mmdeepmad.arch.spec import ArchSpec
 from mmdeepmad.design import cli
-from mmdeepmad.design.cli import command
+from mmdeepmad.design.cli.outputs import AtomicOutputs, OutputError
 from mmdeepmad.design.units import (UnitError, format_compact, parse_count,
                                     parse_float_list, parse_int_list,
                                     parse_rho_list, rho_tag)
@@ -493,15 +493,15 @@ def test_malformed_arch_file(tmp_path, make):
 
 
 def test_outputs_are_all_or_nothing(tmp_path):
-    outputs = command._Outputs()
+    outputs = AtomicOutputs()
     outputs.add(str(tmp_path / 'a.json'), b'{}\n')
     (tmp_path / 'blocker').write_text('a file, not a folder')
     outputs.add(str(tmp_path / 'blocker' / 'b.png'), b'png')
-    with pytest.raises(cli.CLIError) as error:
+    with pytest.raises(OutputError) as error:
         outputs.commit()
-    assert error.value.code == 1 and 'nothing written' in str(error.value)
+    assert error.value.written and 'nothing written' in str(error.value)
     assert sorted(os.listdir(tmp_path)) == ['blocker']  # no a.json, no temps
-    good = command._Outputs()
+    good = AtomicOutputs()
     good.add(str(tmp_path / 'c.json'), b'{}\n')
     good.add(str(tmp_path / 'd.txt'), lambda p: open(p, 'w').write('x'))
     assert good.commit() == [str(tmp_path / 'c.json'), str(tmp_path / 'd.txt')]

@@ -15,8 +15,7 @@ import math
 import os
 import shlex
 import sys
-import tempfile
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from mmdeepmad.arch.spec import BLOCK_FAMILIES as BLOCKS
 from mmdeepmad.conventions.rules import CONVENTIONS, DEFAULT_BETA
@@ -24,6 +23,7 @@ from mmdeepmad.design.defaults import DEFAULT_DESIGN
 from mmdeepmad.design.units import (UnitError, format_compact, parse_count,
                                     parse_float_list, parse_int_list,
                                     parse_rho_list, rho_tag)
+from .outputs import AtomicOutputs, OutputError
 
 PROG = 'design.py'
 DEFAULT_DIR = os.path.join('work_dirs', 'design')
@@ -282,6 +282,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return run_design(args)
     except SystemExit as done:  # --help
         return done.code if isinstance(done.code, int) else EXIT_USAGE
+    except OutputError as error:
+        code = EXIT_INFEASIBLE if error.written else EXIT_USAGE
+        print(f'{PROG}: error: {error}', file=sys.stderr, flush=True)
+        return code
     except CLIError as error:
         print(f'{PROG}: error: {error}', file=sys.stderr, flush=True)
         return error.code
@@ -449,9 +453,9 @@ def run_design(args) -> int:
             f'the design engine cannot be imported ({error}); '
             'install cvxpy and numpy', EXIT_INFEASIBLE) from None
     from mmdeepmad.conventions.budgets import Budgets
-    from . import report
+    from . import fragment, plots, report
 
-    outputs = _Outputs()
+    outputs = AtomicOutputs()
     points = []
     printed = []
     for rho in rhos:
@@ -520,17 +524,17 @@ def run_design(args) -> int:
             title=f'DeepMAD design ({options["convention"]} convention)')
         printed.append(text)
         printed.append(
-            report.config_fragment(result.spec, path, args.out_indices))
+            fragment.config_fragment(result.spec, path, args.out_indices))
         if not args.no_plot:
             progress('drawing the plot')
             outputs.add(planned[-1],
-                        report.render_design_plot(evaluation, budgets))
+                        plots.render_design_plot(evaluation, budgets))
     if sweep:
         budgets = Budgets(flops=options['flops'], params=options['params'])
         printed.append(report.format_sweep(points, budgets))
         if not args.no_plot:
             progress('drawing the sweep plot')
-            outputs.add(planned[-1], report.render_sweep_plot(points))
+            outputs.add(planned[-1], plots.render_sweep_plot(points))
     written = outputs.commit()
     sys.stdout.write('\n'.join(printed) + '\n')
     for path in written:
@@ -544,7 +548,7 @@ def _advise_flag(advice) -> str:
     return f'use --{advice.budget} {advice.value} or more'
 
 
-def _add_tinynas(outputs: '_Outputs', spec, path: str) -> None:
+def _add_tinynas(outputs: 'AtomicOutputs', spec, path: str) -> None:
     from mmdeepmad.arch.spec import SpecError
     from mmdeepmad.arch.tinynas_format import save_tinynas, spec_to_tinynas
     try:
@@ -589,7 +593,7 @@ def run_evaluate(args) -> int:
     from mmdeepmad.arch.spec import SpecError
     from mmdeepmad.conventions import evaluate
     from mmdeepmad.conventions.budgets import Budgets
-    from . import report
+    from . import fragment, plots, report
     budgets = None
     source = ''
     if any(v is not None for v in (args.flops, args.params, args.rho)):
@@ -628,72 +632,21 @@ def run_evaluate(args) -> int:
         p for p in (args.out, args.export_tinynas,
                     None if args.no_plot else args.plot) if p
     ])
-    outputs = _Outputs()
+    outputs = AtomicOutputs()
     if args.out:
         outputs.add(args.out, spec.to_json().encode('utf-8'))
     if args.export_tinynas:
         _add_tinynas(outputs, spec, args.export_tinynas)
     if args.plot and not args.no_plot:
-        outputs.add(args.plot, report.render_design_plot(evaluation, budgets))
-    fragment = report.config_fragment(spec, args.out or args.evaluate,
-                                      args.out_indices)
+        outputs.add(args.plot, plots.render_design_plot(evaluation, budgets))
+    snippet = fragment.config_fragment(spec, args.out or args.evaluate,
+                                       args.out_indices)
     written = outputs.commit()
-    sys.stdout.write(text + '\n' + fragment)
+    sys.stdout.write(text + '\n' + snippet)
     for path in written:
         print(f'wrote {path}')
     sys.stdout.flush()
     return EXIT_OK
-
-
-# ---- atomic outputs ---------------------------------------------------------
-class _Outputs:
-    """Files to write all together: each goes to a temporary file next to its
-    target, and only when every one is complete are they moved into place
-    (``os.replace``); on any failure the temporaries are removed."""
-
-    def __init__(self) -> None:
-        self.items: List[Tuple[str, Union[bytes, Callable[[str], None]]]] = []
-
-    def add(self, path: str, content: Union[bytes, Callable[[str],
-                                                            None]]) -> None:
-        if os.path.isdir(path):
-            raise CLIError(f'output {path} is a directory; give a file name')
-        for other, _ in self.items:
-            if os.path.abspath(other) == os.path.abspath(path):
-                raise CLIError(f'output {path} is named twice; give each '
-                               'output (--out, --plot, --export-tinynas) its '
-                               'own file')
-        self.items.append((path, content))
-
-    def commit(self) -> List[str]:
-        staged: List[Tuple[str, str]] = []
-        umask = os.umask(0)
-        os.umask(umask)
-        try:
-            for path, content in self.items:
-                folder = os.path.dirname(os.path.abspath(path))
-                os.makedirs(folder, exist_ok=True)
-                stem, ext = os.path.splitext(os.path.basename(path))
-                handle, temp = tempfile.mkstemp(
-                    dir=folder, prefix=f'.{stem}.', suffix=f'.tmp{ext}')
-                staged.append((temp, path))
-                with os.fdopen(handle, 'wb') as stream:
-                    if isinstance(content, bytes):
-                        stream.write(content)
-                if not isinstance(content, bytes):
-                    content(temp)
-                os.chmod(temp, 0o666 & ~umask)
-            for temp, path in staged:
-                os.replace(temp, path)
-        except OSError as error:
-            for temp, _ in staged:
-                if os.path.exists(temp):
-                    os.remove(temp)
-            raise CLIError(
-                f'cannot write {error.filename or ""}: '
-                f'{error.strerror}; nothing written',
-                EXIT_INFEASIBLE) from None
-        return [path for path, _ in self.items]
 
 
 if __name__ == '__main__':  # pragma: no cover
