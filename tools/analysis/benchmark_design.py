@@ -37,7 +37,8 @@ sys.path.insert(0, ROOT)
 from baseline import random_local_search  # noqa: E402
 
 from mmdeepmad.arch.tinynas_format import spec_from_tinynas  # noqa: E402
-from mmdeepmad.conventions import DEFAULT_BETA, evaluate  # noqa: E402
+from mmdeepmad.conventions import (DEFAULT_BETA, default_alpha,  # noqa: E402
+                                   evaluate)
 from mmdeepmad.conventions.budgets import Budgets  # noqa: E402
 from mmdeepmad.design.api import make_space  # noqa: E402
 from mmdeepmad.design.batched import batched_evaluator  # noqa: E402
@@ -193,7 +194,7 @@ def small_instances() -> None:
           f'{"solver":>10}{"gap":>8}{"relaxed":>10}{"relax gap":>10}'
           f'{"exh s":>7}{"solve s":>8}')
     space = small_space()
-    alpha = (1.0, 1.0, 8.0)
+    alpha = default_alpha(3)
     evaluator = batched_evaluator(space, 'paper', alpha, DEFAULT_BETA)
     for flops, params, rho in ((20e6, 0.3e6, 0.5), (40e6, 0.6e6, 0.5),
                                (60e6, 1.0e6, 0.3), (80e6, 1.5e6, 1.0)):
