@@ -2,8 +2,7 @@
 
 This is the single description of what every block family contains; the
 counters, the paper's quantities (Eq. 2-4) and the backbone builder all read
-it,
-so they cannot disagree. A layer's *width* in the sense of Eq. 4 is
+it, so they cannot disagree. A layer's *width* in the sense of Eq. 4 is
 ``in_channels * kernel_size**2 / groups`` (a depthwise conv has groups =
 channels).
 """

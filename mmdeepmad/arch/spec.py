@@ -12,22 +12,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
-# : Block families. ``mid_channels`` means the bottleneck width
-# (``bottleneck``),
-#: the inner width (``basic``) or the expanded width (``mbv2``, ``mbv2-se``).
+#: Block families. ``mid_channels`` means the bottleneck width
+#: (``bottleneck``), the inner width (``basic``) or the expanded width
+#: (``mbv2``, ``mbv2-se``).
 BLOCK_FAMILIES = ('bottleneck', 'basic', 'mbv2', 'mbv2-se')
 DEPTHWISE_FAMILIES = ('mbv2', 'mbv2-se')
 
 #: Unit styles (how shortcuts and the last activation are laid out).
-# : ``tinynas`` (the DeepMAD releases): a stride-2 shortcut is a 2x2 average
-# pool,
-# : then a 1x1 conv + BN projection where one is needed; bottleneck units
-# project
-# : on the first unit of every stage, basic units where in != out, mbv2 units
-# keep
-# : a shortcut only when in == out (identity, after the pool on a stride-2
-# unit);
-#: every unit ends with its activation after the residual add.
+#: ``tinynas`` (the DeepMAD releases): a stride-2 shortcut is a 2x2 average
+#: pool, then a 1x1 conv + BN projection where one is needed; bottleneck units
+#: project on the first unit of every stage, basic units where in != out, mbv2
+#: units keep a shortcut only when in == out (identity, after the pool on a
+#: stride-2 unit); every unit ends with its activation after the residual add.
 #: ``torchvision`` (ResNet, MobileNetV2 as published): a strided 1x1 conv + BN
 #: projection whenever the shape changes; mbv2 units keep an identity shortcut
 #: only when in == out and stride == 1 and end without an activation.
@@ -87,9 +83,9 @@ class StageSpec:
     kernel_size: int
     depth: int
     stride: int = 1
-    # : mbv2 families only: ``False`` drops the 1x1 expansion conv
-    # (MobileNetV2's
-    #: first block, whose expanded width equals its input width).
+    #: mbv2 families only: ``False`` drops the 1x1 expansion conv
+    #: (MobileNetV2's first block, whose expanded width equals its input
+    #: width).
     expand_conv: bool = True
 
     def validate(self, where: str = 'stage') -> None:
@@ -115,8 +111,7 @@ class StageSpec:
 @dataclass(frozen=True)
 class HeadConvSpec:
     """The final 1x1 conv (+ BN + act) of the depthwise models (1792 channels
-    in
-    the DeepMAD releases; its width is fixed, not designed)."""
+    in the DeepMAD releases; its width is fixed, not designed)."""
 
     out_channels: int
     kernel_size: int = 1

@@ -4,14 +4,12 @@ A TinyNAS structure (``structure_info`` in its configs, ``best_structures`` in
 its ``configs/classification/models/*.txt`` files) is a list of block dicts:
 
 * ``{'class': 'ConvKXBNRELU', 'in', 'out', 'k', 's'}``: a plain conv + BN +
-ReLU.
-  The first block is the stem; a last one (stride 1) is the head conv of the
-  depthwise models.
+  ReLU. The first block is the stem; a last one (stride 1) is the head conv of
+  the depthwise models.
 * super-blocks ``{'class': 'SuperResK1KXK1' | 'SuperResK1DWSEK1' |
   'SuperResK1DWK1' | 'SuperResKXKX', 'in', 'out', 'k', 's', 'L', 'btn'}`` with
-  an
-  optional ``'inner_class'`` (``'ResK1KXK1'``, ...): ``L`` residual units, the
-  first ``in -> out`` with stride ``s``, the others ``out -> out``.
+  an optional ``'inner_class'`` (``'ResK1KXK1'``, ...): ``L`` residual units,
+  the first ``in -> out`` with stride ``s``, the others ``out -> out``.
 
 Mapping onto :class:`~mmdeepmad.arch.spec.ArchSpec` (one super-block = one
 stage, ``btn`` = ``mid_channels``, ``style='tinynas'``):
@@ -284,8 +282,8 @@ def _literal(text: str, where: str) -> Any:
         return ast.literal_eval(stripped)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         pass
-    # A TinyNAS config (.py): find ``structure_info = [...]`` without running
-    # it.
+    # A TinyNAS config (.py): find ``structure_info = [...]`` without
+    # running it.
     found = _structure_from_config(stripped)
     if found is not None:
         return found

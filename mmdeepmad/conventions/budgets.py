@@ -4,8 +4,7 @@ A field left ``None`` is unconstrained. A value satisfies a budget when it is
 *at most* the budget (the official TinyNAS code rejects a structure only when
 ``budget < value``, so equality passes). Which convention the values are
 counted in (``paper`` or ``tinynas``) is up to the caller; the budgets are
-plain
-numbers.
+plain numbers.
 """
 from __future__ import annotations
 from dataclasses import dataclass

@@ -5,8 +5,7 @@ The convention, stated once and printed with every figure (:data:`CONVENTION`):
 * FLOPs are multiply-accumulates (MACs) of every conv and, when a classifier
   head is asked for, of its linear layer; norm layers, activations, pooling,
   additions and the SE gate add no FLOPs. This is what mmengine's analysis
-  counts
-  for conv and linear layers.
+  counts for conv and linear layers.
 * Params are every learnable tensor the backbone builds: conv weights (no conv
   has a bias), two per BatchNorm channel (weight and bias), SE convs included;
   plus, when asked for, the classifier head (``c * num_classes +

@@ -2,11 +2,11 @@
 
 The official implementation of DeepMAD (TinyNAS, alibaba/lightweight-neural-
 architecture-search at 8ccaf88) scores a structure and counts its budgets with
-formulas that differ from the paper's (see ``TINYNAS.md``). This module
-reproduces them exactly, quirks included, so designs can be compared with the
-official releases on the official code's own terms. Everything is computed per
-unit from TinyNAS's own per-block formulas (written anew here), with numpy
-float64 and TinyNAS's order of summation.
+formulas that differ from the paper's (see ``docs/conventions.md``). This
+module reproduces them exactly, quirks included, so designs can be compared
+with the official releases on the official code's own terms. Everything is
+computed per unit from TinyNAS's own per-block formulas (written anew here),
+with numpy float64 and TinyNAS's order of summation.
 
 Per unit (``c`` = in channels, ``o`` = out, ``m`` = btn, ``k`` kernel, ``s``
 stride; ``conv(a, b, k, s, g) = a*b*k^2/s^2/g + 2*b/s^2`` is a conv + BN per
@@ -18,12 +18,11 @@ strides):
   ``conv(c, o, k, s) + o/s^2`` (ReLU); entropy ``log sqrt(c*k^2)``; width
   ``c*k^2``; 1 layer.
 * ResK1KXK1 (bottleneck): params ``c*m + 2m + m*m*k^2 + 2m + m*o + 2o`` plus
-the
-  projection ``c*o + 2o``, present when ``c != o`` or on the first unit of its
-  super-block; FLOPs ``conv(c,m,1,1) + conv(m,m,k,s) + conv(m,o,1,1)/s^2 + m +
-  m/s^2 + o/s^2`` (ReLUs), ``+ c`` (2x2 average pool, on every stride-2 unit),
-  and with the projection ``+ conv(c,o,1,1)/s^2 + o/s^2`` (the ``o/s^2`` is
-  only counted together with a projection); entropy ``log sqrt(c) + log
+  the projection ``c*o + 2o``, present when ``c != o`` or on the first unit of
+  its super-block; FLOPs ``conv(c,m,1,1) + conv(m,m,k,s) + conv(m,o,1,1)/s^2 +
+  m + m/s^2 + o/s^2`` (ReLUs), ``+ c`` (2x2 average pool, on every stride-2
+  unit), and with the projection ``+ conv(c,o,1,1)/s^2 + o/s^2`` (the ``o/s^2``
+  is only counted together with a projection); entropy ``log sqrt(c) + log
   sqrt(m) + log sqrt(k^2) + log sqrt(m)``; width ``c*m*k^2*m``; 3 layers.
 * ResK1DWSEK1 (mbv2-se) / ResK1DWK1 (mbv2): params ``c*m + 2m + m*k^2 + 2m +
   m*o + 2o`` plus, with SE, ``m*q + 2q + q*m + 2m`` (``q = max(1, round(m/4) //
@@ -33,12 +32,11 @@ the
   ``log sqrt(c) + log sqrt(k^2) + log sqrt(m)``; width ``c*k^2*m``; 3 layers.
 * ResKXKX (basic): params ``c*m*k^2 + 2m + m*o*k^2 + 2o`` plus a projection
   ``c*o + 2o`` only when ``c != o``; the stride sits on the *second* k x k
-  conv;
-  FLOPs ``conv(c,m,k,1) + conv(m,o,k,s) + m + o/s^2 + [s=2] c`` plus, with the
-  projection, ``conv(c,o,1,1)/s^2 + o/s^2``. TinyNAS defines no DeepMAD entropy
-  and no width for it (its scorer fails on such networks); here they are
-  extended as ``log sqrt(c*k^2) + log sqrt(m*k^2)`` and ``c*k^2*m*k^2``, and
-  the evaluation says ``exact=False``.
+  conv; FLOPs ``conv(c,m,k,1) + conv(m,o,k,s) + m + o/s^2 + [s=2] c`` plus,
+  with the projection, ``conv(c,o,1,1)/s^2 + o/s^2``. TinyNAS defines no
+  DeepMAD entropy and no width for it (its scorer fails on such networks); here
+  they are extended as ``log sqrt(c*k^2) + log sqrt(m*k^2)`` and
+  ``c*k^2*m*k^2``, and the evaluation says ``exact=False``.
 
 Score: stages end before every stride-2 block at list position > 0 and at the
 end (``stage_info`` is TinyNAS's ``get_stage_info``: block index, cumulative
@@ -46,11 +44,11 @@ units B_s, cumulative layers D_s, channels C_s and side R_s). R_s is computed
 at ``score_resolution`` = 224 by default whatever the image size, with floor
 division, and is 1 after any SE unit (TinyNAS's SE reports output side 1).
 ``S = sum_s alpha_s (log C_s + log R_s^2) sum_{u < B_s} h_u``. The depth
-penalty
-is ``beta * exp(std(L))`` (population std) over the super-blocks' ``L``; when
-the second block is a SuperResK1KXK1 the first ``L`` is dropped twice (and
-there must be exactly five super-blocks), for SuperResKXKX once, for depthwise
-networks never. ``rho = max_s exp(log D_s - sum_{u < B_s} log w_u / D_s)``.
+penalty is ``beta * exp(std(L))`` (population std) over the super-blocks'
+``L``; when the second block is a SuperResK1KXK1 the first ``L`` is dropped
+twice (and there must be exactly five super-blocks), for SuperResKXKX once, for
+depthwise networks never.
+``rho = max_s exp(log D_s - sum_{u < B_s} log w_u / D_s)``.
 """
 from __future__ import annotations
 from dataclasses import dataclass, field
@@ -105,8 +103,8 @@ class TinyNASUnit:
     """One entry of TinyNAS's per-block lists: a plain conv or a residual unit.
 
     ``flops`` is per input-side^2 (TinyNAS's ``self.flops``); ``entropy`` is
-    the
-    unit's ``get_deepmad_forward`` value and ``width`` its ``get_width``."""
+    the unit's ``get_deepmad_forward`` value and ``width`` its
+    ``get_width``."""
 
     block_index: int
     kind: str
@@ -394,11 +392,11 @@ def evaluate_tinynas(
 
     ``alpha`` is the ``multi_block_ratio`` (one weight per stage, a 0 weight
     skips the stage; default 1, ..., 1, 8), ``beta`` the
-    ``depth_penalty_ratio``. FLOPs are counted
-    at ``image_size`` (default: the spec's resolution, 224 for a structure).
-    Raises ``ValueError`` when the number of stages differs from
-    ``len(alpha)`` (TinyNAS then scores -9999) or when a SuperResK1KXK1
-    network does not have five super-blocks (TinyNAS then fails)."""
+    ``depth_penalty_ratio``. FLOPs are counted at ``image_size`` (default: the
+    spec's resolution, 224 for a structure). Raises ``ValueError`` when the
+    number of stages differs from ``len(alpha)`` (TinyNAS then scores -9999)
+    or when a SuperResK1KXK1 network does not have five super-blocks (TinyNAS
+    then fails)."""
     structure, spec_resolution = _as_structure(arch)
     if image_size is None:
         image_size = spec_resolution if spec_resolution is not None else 224

@@ -38,9 +38,9 @@ def make_space(block: str = DEFAULT_DESIGN['block'],
                max_channels: Optional[int] = None,
                head_channels: Optional[int] = None,
                non_decreasing: bool = True) -> SearchSpace:
-    """The search space for a family: the official configs' space (TINYNAS.md)
-    under ``tinynas``; under ``paper`` the same without TinyNAS's first-stage
-    depth cap of 3."""
+    """The search space for a family: the official configs' space
+    (``docs/conventions.md``) under ``tinynas``; under ``paper`` the same
+    without TinyNAS's first-stage depth cap of 3."""
     if block not in BLOCK_FAMILIES:
         raise SpecError(f'block must be one of {", ".join(BLOCK_FAMILIES)}; '
                         f'got {block!r}')
@@ -104,9 +104,9 @@ def design(block: str = DEFAULT_DESIGN['block'],
            progress=None) -> DesignResult:
     """Solve Eq. 5 for the budgets (all three must be given; a caller without
     its own takes them from :data:`DEFAULT_DESIGN`) and return a verified
-    design: its arch JSON reads back as the same spec and
-    the convention's reference counts it to the solver's figures, within
-    every budget (:func:`verify_round_trip`)."""
+    design: its arch JSON reads back as the same spec and the convention's
+    reference counts it to the solver's figures, within every budget
+    (:func:`verify_round_trip`)."""
     for key, value in (('flops', flops), ('params', params), ('rho', rho)):
         if value is None:
             raise SpecError(f'the {key} budget is missing: give {key}=...')

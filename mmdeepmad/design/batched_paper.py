@@ -1,12 +1,9 @@
 """Batched exact evaluation of the ``paper`` convention over a search space.
 
 Closed forms of what :mod:`layout`, :mod:`counters` and :mod:`quantities`
-compute
-one spec at a time, vectorised over N designs so that the local search can
-score
-thousands of neighbours per call. ``tests/design/test_paper_fast.py`` checks
-every
-figure against the spec-by-spec reference on random designs.
+compute one spec at a time, vectorised over N designs so that the local search
+can score thousands of neighbours per call. ``tests/design/test_paper_fast.py``
+checks every figure against the spec-by-spec reference on random designs.
 """
 from __future__ import annotations
 from typing import Sequence
@@ -80,8 +77,8 @@ def evaluate_paper(space: SearchSpace,
                    beta: float,
                    num_classes=None) -> BatchScores:
     """Score, budgets and rho of every design, as
-    :func:`quantities.paper_score`
-    and :func:`counters.count` would give them one by one."""
+    :func:`quantities.paper_score` and :func:`counters.count` would give them
+    one by one."""
     stem = cand.stem.astype(float)
     out = cand.out.astype(float)
     mid = cand.mid.astype(float)

@@ -21,8 +21,8 @@ Closed forms (``c`` in channels of the super-block, ``o`` out, ``m`` btn, ``k``
 kernel, ``s`` stride, ``L`` units; FLOPs per unit are per input-side^2 and are
 multiplied by the square of the float input side; the first unit has input
 ``c`` and stride ``s``, the other ``L - 1`` units input ``o``, stride 1 and
-side
-``r / s``), see :mod:`mmdeepmad.conventions.tinynas` for each term's origin:
+side ``r / s``), see :mod:`mmdeepmad.conventions.tinynas` for each
+term's origin:
 
 * bottleneck (ResK1KXK1), first unit: params ``cm + 2m + m^2k^2 + 2m + mo + 2o
   + co + 2o``; FLOPs ``cm + 2m + (m^2k^2 + 2m)/s^2 + (mo + 2o)/s^2 + m + m/s^2
@@ -30,8 +30,7 @@ side
   m^2k^2 + 4m + 2o``, FLOPs ``2om + m^2k^2 + 6m + 3o``.
 * mbv2 / mbv2-se (ResK1DWK1 / ResK1DWSEK1), first unit: params ``cm + 2m + mk^2
   + 2m + mo + 2o`` (+ SE ``2mq + 2q + 2m``); FLOPs ``cm + 2m + (mk^2 + 2m)/s^2
-  +
-  (mo + 2o)/s^2 + m + m/s^2 + o/s^2 + [c=o, s=2] c``; other units: params
+  + (mo + 2o)/s^2 + m + m/s^2 + o/s^2 + [c=o, s=2] c``; other units: params
   ``2om + mk^2 + 4m + 2o`` (+ SE), FLOPs ``2om + mk^2 + 6m + 3o``.
 * basic (ResKXKX), first unit: params ``cmk^2 + 2m + mok^2 + 2o + [c!=o](co +
   2o)``; FLOPs ``cmk^2 + 2m + (mok^2 + 2o)/s^2 + m + o/s^2 + [s=2] c + [c!=o]

@@ -5,16 +5,15 @@ procedure on the cvxpy program of :mod:`program`), which gives the relaxed
 value ``V(L) = max_w entropy(w; L) - beta Q(L)`` with the widths free to trade
 budget against depth. The depth vector is then chosen by a search over integer
 vectors with ``V`` as the oracle, started from the rounded continuous optimum
-of
-the alternating relaxation and from uniform depths:
+of the alternating relaxation and from uniform depths:
 
 1. seeds: the rounded alternating relaxation, every uniform vector
    ``min(d, cap_i)`` (the shape Guideline 2 favours) and the same with the
    first one, two or three stages at the minimum;
 2. pattern search from the relaxation's seed and the two best others: moves
-``L_i +- s`` and depth
-   exchanges ``(L_i + s, L_j - s)`` ranked by their first-order gain (envelope
-   theorem on the width problem's duals), steps s = 4, 2, 1.
+   ``L_i +- s`` and depth exchanges ``(L_i + s, L_j - s)`` ranked by their
+   first-order gain (envelope theorem on the width problem's duals), steps
+   s = 4, 2, 1.
 
 Every oracle value is cached; warm starts make one evaluation a few
 milliseconds of solver time.

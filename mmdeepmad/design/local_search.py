@@ -3,12 +3,11 @@
 After the relaxation is rounded to the grid, a design may break a budget by a
 little, and the grid point next to the relaxed optimum is rarely the best one.
 Both are fixed here by deterministic best-improvement over a large
-neighbourhood:
-every single move (a channel width up or down by 1-8 grid steps, a depth by 1
-or
-2, another kernel) and every *exchange* (one quantity up, another down), which
-lets the design trade budget between stages without ever leaving the feasible
-set. All neighbours are scored exactly in one batched call per step.
+neighbourhood: every single move (a channel width up or down by 1-8 grid steps,
+a depth by 1 or 2, another kernel) and every *exchange* (one quantity up,
+another down), which lets the design trade budget between stages without ever
+leaving the feasible set. All neighbours are scored exactly in one batched call
+per step.
 """
 from __future__ import annotations
 from dataclasses import dataclass

@@ -5,8 +5,8 @@ stride patterns) solved by the design engine under the ``tinynas`` convention,
 the program the paper's models were designed with; the JSON in
 ``mmdeepmad/presets/`` is what ``tools/design.py`` wrote for the preset's
 command, which is stored in it (``meta.command``).
-``tools/misc/generate_presets.py``
-rewrites them; ``tests/design/test_presets.py`` checks they are current.
+``tools/misc/generate_presets.py`` rewrites them;
+``tests/design/test_presets.py`` checks they are current.
 """
 from __future__ import annotations
 from typing import Dict, List
@@ -19,8 +19,8 @@ _MOBILE = dict(
     block='mbv2-se', rho=0.5, strides=(1, 2, 2, 2, 2), head_channels=1792)
 _LARGE = dict(block='mbv2-se', rho=0.5, strides=(2, 2, 2, 2, 1))
 
-# : name -> design problem (budgets in TinyNAS's count, as its configs give
-# them)
+#: name -> design problem (budgets in TinyNAS's count, as its configs
+#: give them)
 PRESETS: Dict[str, dict] = {
     'deepmad-r18':
     dict(_RESNET, flops=1.82e9, params=11.69e6),

@@ -11,17 +11,14 @@ alternately, both built once with cvxpy ``Parameter`` s (DPP) and re-solved:
 
 1. **Widths** (:class:`WidthProblem`), depths fixed. In the log-variables ``z``
    (log channels, log bottlenecks, log kernels) FLOPs and params are
-   log-sum-exp
-   functions (posynomials: geometric programming), rho and Guideline 3 are
-   linear, and each entropy term ``(a + c.z)(g + G.z)`` is bilinear. The
-   bilinear
-   part is handled by the convex-concave procedure: ``uv = ((u+v)^2 -
-   (u-v)^2)/4``
-   with the convex ``(u+v)^2`` linearised at the current point gives a concave
-   minorant that touches the objective there; maximising it can only increase
-   the true objective, and its fixed points are KKT points of the width
-   problem.
-   ``u`` and ``v`` are rescaled to equal size first, so the minorant is tight.
+   log-sum-exp functions (posynomials: geometric programming), rho and
+   Guideline 3 are linear, and each entropy term ``(a + c.z)(g + G.z)`` is
+   bilinear. The bilinear part is handled by the convex-concave procedure:
+   ``uv = ((u+v)^2 - (u-v)^2)/4`` with the convex ``(u+v)^2`` linearised at the
+   current point gives a concave minorant that touches the objective there;
+   maximising it can only increase the true objective, and its fixed points are
+   KKT points of the width problem. ``u`` and ``v`` are rescaled to equal size
+   first, so the minorant is tight.
 2. **Depths** (:class:`DepthProblem`), widths fixed. The entropy, FLOPs and
    params are linear in ``L``; rho reads ``D log(D/rho) <= sum L_i log w_i``
    (``D log D`` is convex); the penalty ``beta exp(Var L)`` (or TinyNAS's
@@ -363,8 +360,8 @@ class DepthProblem:
         self.logw_per_depth.value = np.asarray(logw_rows)
         self.logw_const.value = np.asarray(logw_const)
         self.log_rho.value = math.log(budgets.rho)
-        # entropy: sum_s w_s u_s factor (stem + sum_{i<=end} first + (L-1)
-        # rest)
+        # entropy: sum_s w_s u_s factor (stem + sum_{i<=end} first +
+        # (L-1) rest)
         U, Uc, _, _, weights = width_problem.entropy_factors(z)
         u = U @ z + Uc
         score = np.zeros(M)

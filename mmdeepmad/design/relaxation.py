@@ -167,9 +167,8 @@ class StructureModel:
 
     def cumulative_log_width(self, depths) -> Tuple[np.ndarray, np.ndarray]:
         """Rows G (M+1, n), constants g: cumulative sum of log widths to the
-        end
-        of the stem (row 0) and of every stage (rows 1..M); the head conv is
-        added by :meth:`head_log_width`."""
+        end of the stem (row 0) and of every stage (rows 1..M); the head conv
+        is added by :meth:`head_log_width`."""
         G = np.zeros((self.M + 1, self.n))
         g = np.zeros(self.M + 1)
         g[0] = math.log(3 * self.space.stem_kernel**2)

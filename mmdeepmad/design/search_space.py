@@ -4,8 +4,7 @@ A design is: stem channels, and per stage out channels ``c``, mid channels
 ``b`` (bottleneck / inner / expanded width), kernel ``k`` and depth ``L``. The
 block family, the stride pattern, the head conv and the resolution are fixed by
 the space. A batch of N designs is a :class:`Candidates` of numpy arrays, so
-that
-exact scorers can evaluate thousands of designs per call.
+that exact scorers can evaluate thousands of designs per call.
 """
 from __future__ import annotations
 from dataclasses import dataclass, field, replace
@@ -70,7 +69,8 @@ class SearchSpace:
 
     @classmethod
     def for_block(cls, block: str, **overrides) -> 'SearchSpace':
-        """The official configs' space of a family (TINYNAS.md), overridden."""
+        """The official configs' space of a family (``docs/conventions.md``),
+        overridden."""
         if block not in BLOCK_FAMILIES:
             raise SpecError(
                 f'block must be one of {", ".join(BLOCK_FAMILIES)}; '

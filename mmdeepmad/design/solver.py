@@ -7,8 +7,7 @@ verification.
    ``width_multiple``, kernels to the allowed set) two ways (nearest, down).
 3. :func:`~mmdeepmad.design.local_search.repair` moves a rounded design inside
    the budgets; :func:`~mmdeepmad.design.local_search.improve` climbs to a
-   local
-   optimum of the exact discrete problem.
+   local optimum of the exact discrete problem.
 4. The best design is verified spec by spec with the exact counters of the
    convention; a design that breaks a budget by exact count is never returned.
 """

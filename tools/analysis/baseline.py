@@ -3,15 +3,13 @@
 The yardstick of the design benchmark: it knows nothing of the program's
 structure. From a random design of the space (the least violating of a seeded
 sample of 4,096, feasible when any is) it proposes one random mutation at a
-time
-(a width scaled by one of TinyNAS's factors 0.5-1.5 or moved by one or two grid
-steps, a depth moved by -2..2, a kernel redrawn; half of the proposals carry
-two
-such mutations, so that the walk can trade budget between two quantities) and
-keeps it when it is better:
-lower budget violation while infeasible, higher penalised score once feasible.
-Proposals are drawn and scored in small batches and taken in order, which is
-the same walk as one at a time, only faster.
+time (a width scaled by one of TinyNAS's factors 0.5-1.5 or moved by one or two
+grid steps, a depth moved by -2..2, a kernel redrawn; half of the proposals
+carry two such mutations, so that the walk can trade budget between two
+quantities) and keeps it when it is better: lower budget violation while
+infeasible, higher penalised score once feasible. Proposals are drawn and
+scored in small batches and taken in order, which is the same walk as one at a
+time, only faster.
 """
 from __future__ import annotations
 import time

@@ -1,13 +1,13 @@
 """Quality and speed of the design engine, measured (prints; not a test).
 
 1. For every released DeepMAD structure in
-``mmdeepmad/reference/tinynas_released.json`` (TinyNAS's values; see
-:mod:`mmdeepmad.reference`):
-   design under the ``tinynas`` convention with the same block family, budgets,
-   resolution, stride pattern and the official configs' search space; print our
-   penalised score, the release's, their ratio, the budgets by the official
-   count, and a seeded random hill climb over the same space with the same
-   exact scorer for ``--baseline-seconds`` (60 by default).
+   ``mmdeepmad/reference/tinynas_released.json`` (TinyNAS's values; see
+   :mod:`mmdeepmad.reference`): design under the ``tinynas`` convention with
+   the same block family, budgets, resolution, stride pattern and the official
+   configs' search space; print our penalised score, the release's, their
+   ratio, the budgets by the official count, and a seeded random hill climb
+   over the same space with the same exact scorer for ``--baseline-seconds``
+   (60 by default).
 2. Speed: median wall time of ``--repeats`` solves of each design, peak memory.
 3. Small instances (3 stages, a coarse channel grid): the gap between the
    solver's design and an exhaustive search of the same discrete space, and the

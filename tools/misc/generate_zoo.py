@@ -5,8 +5,8 @@ model_zoo.md (see :mod:`mmdeepmad.zoo`).
 Params and FLOPs are measured on the built models (mmengine FlopAnalyzer,
 conv + linear multiply-accumulates, ImageNet entries with their 1000-class
 head); configs are discovered by reading ``model.backbone.arch`` of every
-``configs/**/*.py``. ``tests/zoo/test_zoo.py`` fails when the
-committed files differ from what this writes.
+``configs/**/*.py``. ``tests/zoo/test_zoo.py`` fails when the committed files
+differ from what this writes.
 
 Usage::
 
