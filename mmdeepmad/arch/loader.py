@@ -91,12 +91,16 @@ def read_arch_file(path: str,
             raise SpecError(f'{path}: not valid JSON ({error}); fix the file '
                             'or write it again with design.py') from None
     if isinstance(data, dict) and _ARCH_JSON_KEYS & set(data):
+        if index not in (0, -1):
+            raise SpecError(f'{path}: an arch JSON holds one network; index '
+                            f'{index} is out of range (give 0; an index picks '
+                            'a structure of a TinyNAS file)')
         try:
             spec = ArchSpec.from_dict(data)
+            return spec if resolution is None else spec.replace(
+                resolution=resolution)
         except SpecError as error:
             raise SpecError(f'{path}: {error}') from None
-        return spec if resolution is None else spec.replace(
-            resolution=resolution)
     return load_tinynas(path, index=index, resolution=resolution or 224)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 #: Block families. ``mid_channels`` means the bottleneck width
 #: (``bottleneck``), the inner width (``basic``) or the expanded width
@@ -33,6 +33,15 @@ ACTIVATIONS = ('relu', 'relu6', 'silu')
 
 SCHEMA_VERSION = 1
 
+#: Upper limits no real network reaches (the largest published CNNs stay far
+#: below them): a value above one is a typo or a unit slip, and refused before
+#: anything is counted or built (a depth of 1e9 would otherwise take minutes).
+MAX_DEPTH = 1000  # units per stage
+MAX_CHANNELS = 65536  # any width: stem, stage, mid, head conv, input
+MAX_KERNEL = 63  # conv kernel side
+MAX_RESOLUTION = 16384  # input side in pixels
+MAX_STAGES = 32
+
 
 class SpecError(ValueError):
     """A spec that describes no buildable network; the message names the
@@ -44,10 +53,59 @@ def _require(condition: bool, message: str) -> None:
         raise SpecError(message)
 
 
-def _positive_int(value: Any, where: str) -> None:
+def _positive_int(value: Any,
+                  where: str,
+                  limit: Optional[int] = None,
+                  what: str = '') -> None:
+    """A positive integer, at most ``limit`` (``what`` says what the limit
+    counts, e.g. 'units per stage')."""
     _require(
         isinstance(value, int) and not isinstance(value, bool) and value > 0,
         f'{where} must be a positive integer, got {value!r}')
+    if limit is not None:
+        _require(
+            value <= limit, f'{where} is {value}, above the limit {limit}'
+            f'{" " + what if what else ""} (no real network reaches it)')
+
+
+def total_stride(strides: Sequence[int]) -> int:
+    """The product of every down-sampling step (stem conv, stem pool and
+    stages)."""
+    product = 1
+    for stride in strides:
+        product *= int(stride)
+    return product
+
+
+def check_resolution(resolution: int,
+                     strides: Sequence[int],
+                     where: str = 'resolution',
+                     steps: str = '') -> None:
+    """The rule on the input side: the last feature map must be at least one
+    pixel after every stride, ``resolution >= total stride`` (224 with the
+    usual total stride 32 gives 7x7; 32 gives 1x1). ``strides`` are all the
+    down-sampling steps in order, ``steps`` how the message names them."""
+    product = total_stride(strides)
+    _require(
+        resolution >= product,
+        f'{where} {resolution} is smaller than the total stride {product}'
+        f'{" (" + steps + ")" if steps else ""}: the last feature map would '
+        f'be {resolution}/{product} of a pixel; give a resolution of at least '
+        f'{product} or fewer stride-2 stages')
+
+
+def one_pixel_stages(resolution: int, leading: int,
+                     strides: Sequence[int]) -> Tuple[int, ...]:
+    """Indices of the stages whose output is nominally 1x1
+    (``resolution / stride so far <= 1``); ``leading`` is the stem's total
+    stride (conv and pool)."""
+    side = resolution / leading
+    found = []
+    for index, stride in enumerate(strides):
+        side /= stride
+        if side <= 1:
+            found.append(index)
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -60,8 +118,9 @@ class StemSpec:
     max_pool: bool = False
 
     def validate(self, where: str = 'stem') -> None:
-        _positive_int(self.out_channels, f'{where}.out_channels')
-        _positive_int(self.kernel_size, f'{where}.kernel_size')
+        _positive_int(self.out_channels, f'{where}.out_channels', MAX_CHANNELS,
+                      'channels')
+        _positive_int(self.kernel_size, f'{where}.kernel_size', MAX_KERNEL)
         _require(self.kernel_size % 2 == 1,
                  f'{where}.kernel_size must be odd, got {self.kernel_size}')
         _require(
@@ -93,8 +152,11 @@ class StageSpec:
             self.block in BLOCK_FAMILIES,
             f'{where}.block must be one of {", ".join(BLOCK_FAMILIES)}; '
             f'got {self.block!r}')
-        for name in ('out_channels', 'mid_channels', 'kernel_size', 'depth'):
-            _positive_int(getattr(self, name), f'{where}.{name}')
+        for name, limit, what in (('out_channels', MAX_CHANNELS, 'channels'),
+                                  ('mid_channels', MAX_CHANNELS, 'channels'),
+                                  ('kernel_size', MAX_KERNEL, ''),
+                                  ('depth', MAX_DEPTH, 'units per stage')):
+            _positive_int(getattr(self, name), f'{where}.{name}', limit, what)
         _require(self.kernel_size % 2 == 1,
                  f'{where}.kernel_size must be odd, got {self.kernel_size}')
         _require(
@@ -117,8 +179,11 @@ class HeadConvSpec:
     kernel_size: int = 1
 
     def validate(self, where: str = 'head_conv') -> None:
-        _positive_int(self.out_channels, f'{where}.out_channels')
-        _positive_int(self.kernel_size, f'{where}.kernel_size')
+        _positive_int(self.out_channels, f'{where}.out_channels', MAX_CHANNELS,
+                      'channels')
+        _positive_int(self.kernel_size, f'{where}.kernel_size', MAX_KERNEL)
+        _require(self.kernel_size % 2 == 1,
+                 f'{where}.kernel_size must be odd, got {self.kernel_size}')
 
 
 @dataclass(frozen=True)
@@ -145,6 +210,10 @@ class ArchSpec:
         _require(isinstance(self.stem, StemSpec), 'stem must be a StemSpec')
         self.stem.validate()
         _require(len(self.stages) >= 1, 'stages must hold at least one stage')
+        _require(
+            len(self.stages) <= MAX_STAGES,
+            f'stages holds {len(self.stages)} stages, above the limit '
+            f'{MAX_STAGES} (no real network reaches it)')
         for index, stage in enumerate(self.stages):
             _require(
                 isinstance(stage, StageSpec),
@@ -155,8 +224,11 @@ class ArchSpec:
                 isinstance(self.head_conv, HeadConvSpec),
                 'head_conv must be a HeadConvSpec or null')
             self.head_conv.validate()
-        _positive_int(self.in_channels, 'in_channels')
-        _positive_int(self.resolution, 'resolution')
+        _positive_int(self.in_channels, 'in_channels', MAX_CHANNELS,
+                      'channels')
+        _positive_int(self.resolution, 'resolution', MAX_RESOLUTION, 'pixels')
+        check_resolution(
+            self.resolution, self.down_sampling, steps=self.down_sampling_text)
         _require(
             self.style in UNIT_STYLES,
             f'style must be one of {", ".join(UNIT_STYLES)}; '
@@ -169,6 +241,30 @@ class ArchSpec:
     @property
     def num_stages(self) -> int:
         return len(self.stages)
+
+    @property
+    def down_sampling(self) -> Tuple[int, ...]:
+        """Every stride in order: the stem conv, its max pool (2), the
+        stages."""
+        return ((self.stem.stride, ) + ((2, ) if self.stem.max_pool else
+                                        ()) + tuple(stage.stride
+                                                    for stage in self.stages))
+
+    @property
+    def down_sampling_text(self) -> str:
+        """The strides in words, for messages: ``stem 2, stages 2,2,2,1,2``."""
+        stem = self.stem.stride * (2 if self.stem.max_pool else 1)
+        return (f'stem {stem}' +
+                (' with its max pool' if self.stem.max_pool else '') +
+                ', stages ' + ','.join(str(s.stride) for s in self.stages))
+
+    @property
+    def one_pixel_stages(self) -> Tuple[int, ...]:
+        """Stages whose output is nominally 1x1 (see :func:`one_pixel_stages`);
+        two or more mean the later stages see a single pixel."""
+        leading = self.stem.stride * (2 if self.stem.max_pool else 1)
+        return one_pixel_stages(self.resolution, leading,
+                                [stage.stride for stage in self.stages])
 
     @property
     def depths(self) -> Tuple[int, ...]:

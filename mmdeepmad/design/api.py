@@ -5,16 +5,45 @@ returns a :class:`~mmdeepmad.design.solver.DesignResult`; ``design_arch(...)``
 returns just the spec (what the backbone's ``arch=dict(flops=..., ...)`` uses).
 """
 from __future__ import annotations
+import difflib
+import inspect
 import math
-from typing import Optional, Sequence, Tuple
+import numbers
+from typing import Any, Optional, Sequence, Tuple
 
-from mmdeepmad.arch.spec import (BLOCK_FAMILIES, DEPTHWISE_FAMILIES, ArchSpec,
-                                 SpecError)
-from mmdeepmad.conventions import CONVENTIONS, DEFAULT_BETA, evaluate
+from mmdeepmad.arch.spec import (BLOCK_FAMILIES, DEPTHWISE_FAMILIES,
+                                 MAX_CHANNELS, MAX_DEPTH, MAX_KERNEL,
+                                 MAX_RESOLUTION, MAX_STAGES, ArchSpec,
+                                 SpecError, check_resolution)
+from mmdeepmad.conventions import (CONVENTIONS, DEFAULT_BETA, evaluate,
+                                   scored_stage_count)
 from mmdeepmad.conventions.budgets import Budgets
 from .defaults import DEFAULT_DESIGN
 from .search_space import DEFAULT_STRIDES, SearchSpace
 from .solver import DesignResult, solve
+from .units import UnitError, check_alpha, parse_budgets
+
+#: The stem of every designed network: a stride-2 conv, no max pool.
+STEM_STRIDE = 2
+
+
+def _integer(value: Any,
+             name: str,
+             low: int = 1,
+             high: Optional[int] = None,
+             what: str = '') -> int:
+    """An integer option in ``[low, high]`` (a bool or a float is refused,
+    so is a string: ``resolution='224'`` is a mistake, not a number)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise SpecError(f'{name} must be an integer, got {value!r}')
+    value = int(value)
+    if value < low:
+        raise SpecError(f'{name} must be at least {low}, got {value}')
+    if high is not None and value > high:
+        raise SpecError(f'{name} is {value}, above the limit {high}'
+                        f'{" " + what if what else ""} (no real network '
+                        'reaches it)')
+    return value
 
 
 def default_strides(block: str, stages: int) -> Tuple[int, ...]:
@@ -47,15 +76,25 @@ def make_space(block: str = DEFAULT_DESIGN['block'],
     if convention not in CONVENTIONS:
         raise SpecError(f'convention must be one of {", ".join(CONVENTIONS)};'
                         f' got {convention!r}')
-    if not isinstance(stages, int) or stages < 1:
-        raise SpecError(f'stages must be a positive integer, got {stages!r}')
+    stages = _integer(stages, 'stages', 1, MAX_STAGES)
+    resolution = _integer(resolution, 'resolution', 1, MAX_RESOLUTION,
+                          'pixels')
+    width_multiple = _integer(width_multiple, 'width_multiple', 1,
+                              MAX_CHANNELS)
+    if isinstance(strides, (str, bytes)):
+        raise SpecError(f'strides must be a list of 1s and 2s, got '
+                        f'{strides!r}')
     strides = tuple(strides) if strides is not None else default_strides(
         block, stages)
     if len(strides) != stages:
         raise SpecError(f'strides gives {len(strides)} values for {stages} '
                         'stages; give one stride per stage')
-    if any(s not in (1, 2) for s in strides):
+    if any(isinstance(s, bool) or s not in (1, 2) for s in strides):
         raise SpecError(f'strides must be 1 or 2, got {list(strides)}')
+    strides = tuple(int(s) for s in strides)
+    check_resolution(
+        resolution, (STEM_STRIDE, ) + strides,
+        steps=f'stem {STEM_STRIDE}, stages {",".join(map(str, strides))}')
     overrides = dict(
         strides=strides,
         resolution=resolution,
@@ -63,25 +102,33 @@ def make_space(block: str = DEFAULT_DESIGN['block'],
         non_decreasing=non_decreasing)
     base = SearchSpace.for_block(block)
     if kernels is not None:
-        overrides['kernels'] = tuple(int(k) for k in kernels)
+        if isinstance(kernels, (str, bytes)) or not kernels:
+            raise SpecError(f'kernels must be a list of odd sizes such as '
+                            f'(3, 5), got {kernels!r}')
+        kernels = tuple(
+            _integer(k, 'kernels entry', 1, MAX_KERNEL) for k in kernels)
+        even = [k for k in kernels if k % 2 == 0]
+        if even:
+            raise SpecError(f'kernels entry {even[0]} is even; kernels must '
+                            'be odd, e.g. (3, 5)')
+        overrides['kernels'] = kernels
     if convention == 'paper':
         overrides['depth_caps'] = (None, ) * stages
     else:
         caps = tuple(base.depth_caps) + (None, ) * stages
         overrides['depth_caps'] = caps[:stages]
     if max_depth is not None:
-        if max_depth < 1:
-            raise SpecError(f'max_depth must be at least 1, got {max_depth}')
-        overrides['depth'] = (1, int(max_depth))
+        max_depth = _integer(max_depth, 'max_depth', 1, MAX_DEPTH,
+                             'units per stage')
+        overrides['depth'] = (1, max_depth)
     if max_channels is not None:
-        overrides['channels'] = (base.channels[0], int(max_channels))
+        max_channels = _integer(max_channels, 'max_channels', 1, MAX_CHANNELS,
+                                'channels')
+        overrides['channels'] = (base.channels[0], max_channels)
     if head_channels is not None:
-        if head_channels < 0:
-            raise SpecError('head_channels must be >= 0 (0: no head conv), '
-                            f'got {head_channels}')
-        overrides['head_channels'] = int(head_channels) or None
-    if width_multiple < 1:
-        raise SpecError(f'width_multiple must be >= 1, got {width_multiple}')
+        head_channels = _integer(head_channels, 'head_channels', 0,
+                                 MAX_CHANNELS, 'channels')
+        overrides['head_channels'] = head_channels or None
     return SearchSpace.for_block(block, **overrides)
 
 
@@ -107,11 +154,18 @@ def design(block: str = DEFAULT_DESIGN['block'],
     design: its arch JSON reads back as the same spec and the convention's
     reference counts it to the solver's figures, within every budget
     (:func:`verify_round_trip`)."""
-    for key, value in (('flops', flops), ('params', params), ('rho', rho)):
-        if value is None:
-            raise SpecError(f'the {key} budget is missing: give {key}=...')
-        if not value > 0:
-            raise SpecError(f'the {key} budget must be positive, got {value}')
+    try:
+        flops, params, rho = parse_budgets(flops, params, rho)
+        if alpha is not None:
+            alpha = check_alpha(alpha)
+    except UnitError as error:
+        raise SpecError(str(error)) from None
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or \
+            not math.isfinite(beta) or beta < 0:
+        raise SpecError(f'beta must be a finite, non-negative number, got '
+                        f'{beta!r}')
+    if not isinstance(name, str):
+        raise SpecError(f'name must be a string, got {name!r}')
     space = make_space(
         block=block,
         convention=convention,
@@ -122,7 +176,15 @@ def design(block: str = DEFAULT_DESIGN['block'],
         width_multiple=width_multiple,
         max_depth=max_depth,
         head_channels=head_channels)
-    budgets = Budgets(flops=float(flops), params=float(params), rho=float(rho))
+    if alpha is not None:
+        scored = scored_stage_count(space.strides, convention)
+        if len(alpha) != scored:
+            raise SpecError(
+                f'alpha gives {len(alpha)} weights; the {convention} '
+                f'convention scores {scored} stages here, so give {scored}, '
+                'e.g. ' + ','.join(['1'] * (scored - 1) + ['8']))
+    beta = float(beta)
+    budgets = Budgets(flops=flops, params=params, rho=rho)
     result = solve(
         space,
         budgets,
@@ -131,7 +193,7 @@ def design(block: str = DEFAULT_DESIGN['block'],
         beta=beta,
         progress=progress)
     meta = dict(
-        budgets=dict(flops=float(flops), params=float(params), rho=float(rho)),
+        budgets=dict(flops=flops, params=params, rho=rho),
         convention=convention,
         block=block,
         alpha=list(alpha) if alpha is not None else None,
@@ -167,6 +229,29 @@ def verify_round_trip(result: DesignResult, alpha, beta):
     return exact
 
 
+def design_options() -> Tuple[str, ...]:
+    """The names :func:`design` (and so ``arch=dict(...)``) accepts."""
+    return tuple(inspect.signature(design).parameters)
+
+
+def check_design_options(options) -> None:
+    """Unknown option names are a :class:`SpecError` naming them, the
+    closest known name and every known one."""
+    known = design_options()
+    unknown = sorted(set(options) - set(known))
+    if not unknown:
+        return
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), known, n=1)
+        if close:
+            hints.append(f'{key!r} (did you mean {close[0]!r}?)')
+        else:
+            hints.append(repr(key))
+    raise SpecError(f'unknown design option{"s" if len(unknown) > 1 else ""} '
+                    f'{", ".join(hints)}; known: {", ".join(known)}')
+
+
 def design_arch(block: str = DEFAULT_DESIGN['block'],
                 flops: Optional[float] = None,
                 params: Optional[float] = None,
@@ -174,7 +259,10 @@ def design_arch(block: str = DEFAULT_DESIGN['block'],
                 resolution: int = DEFAULT_DESIGN['resolution'],
                 **options):
     """The spec of :func:`design`: what ``DeepMAD(arch=dict(flops=...))``
-    builds."""
+    builds. Budgets may be numbers or strings (``flops='4.13G'``); every
+    option is checked as the command line checks it, and an unknown one is a
+    :class:`SpecError` naming the known ones."""
+    check_design_options(options)
     return design(
         block=block,
         flops=flops,

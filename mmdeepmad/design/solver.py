@@ -12,6 +12,7 @@ verification.
    convention; a design that breaks a budget by exact count is never returned.
 """
 from __future__ import annotations
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -28,41 +29,64 @@ from .depth_search import DepthSearch
 from .local_search import SearchTrace, improve, repair
 from .relaxation import StructureModel
 from .search_space import Candidates, SearchSpace
-from .units import format_budget
+from .units import (format_bound, format_budget, format_value, parse_budget,
+                    round_up)
 
 #: How a budget is named in messages: the library's words.
 _LABELS = dict(flops='FLOPs', params='params', rho='rho')
 
+#: Infeasibility advice is a budget value a design was solved with: the solver
+#: is a local search, and a design found at one budget does not promise one at
+#: every larger budget (mbv2, 128 px, params 997K, rho 0.14: FLOPs 730M gives
+#: a design, 732M to 790M do not, 873M does), so the advice names the value
+#: it checked, never "or more". The values tried for a budget: its bound
+#: times these steps, rounded up to three significant digits, lowest first,
+#: until one gives a design...
+ADVICE_STEPS = (1.0, 1.02, 1.05, 1.1, 1.25, 1.5)
+#: ... within this many seconds of solving for all the advice together.
+ADVICE_SECONDS = 25.0
+
 
 @dataclass(frozen=True)
 class Advice:
-    """A budget value that works, found by counting a buildable design."""
+    """A budget value that works: a design was solved with ``budget`` set to
+    ``value`` and the other budgets unchanged (the same solve a re-run with
+    that value does)."""
 
     budget: str  # 'flops', 'params' or 'rho'
-    value: str  # formatted, rounded up: '4.2G'
+    value: str  # as one would type it: '732M', '0.181'
 
 
 def advise_budget(advice: Advice) -> str:
     """The library's wording of advice (the command line words it as a
     flag)."""
-    return (f'raise the {_LABELS[advice.budget]} budget to {advice.value} '
-            'or more')
+    return (f'raise the {_LABELS[advice.budget]} budget to {advice.value}: '
+            'checked, a design was solved with it')
 
 
 class InfeasibleBudgetError(ValueError):
     """No design of the space meets the budgets. ``reasons`` are
-    ``(text, advice)`` pairs naming the budget and the smallest value that can
-    be met; :meth:`describe` words the advice (``advise``: e.g. as a
+    ``(text, advice)`` pairs: the text names a budget that binds and what
+    bounds it (the exact smallest value of the space, or the bound of the
+    relaxation); the :class:`Advice`, when there is one, is a value checked
+    to work. :meth:`describe` words the advice (``advise``: e.g. as a
     command-line flag)."""
 
     def __init__(self, reasons: Sequence[tuple]) -> None:
         self.reasons = tuple(reasons)
         super().__init__(self.describe())
 
+    @property
+    def advice(self) -> List[Advice]:
+        return [advice for _, advice in self.reasons if advice is not None]
+
     def describe(self, advise: Callable[[Advice], str] = advise_budget) -> str:
         parts = []
         for text, advice in self.reasons:
-            parts.append(text + (f' ({advise(advice)})' if advice else ''))
+            if not text:
+                parts.append(advise(advice))
+            else:
+                parts.append(text + (f' ({advise(advice)})' if advice else ''))
         return '; '.join(parts)
 
 
@@ -158,10 +182,26 @@ def solve(space: SearchSpace,
           beta: float = DEFAULT_BETA,
           top: int = 3,
           progress: Optional[Callable[[str], None]] = None) -> DesignResult:
-    """Design a network for ``budgets`` in ``space`` (module docstring)."""
+    """Design a network for ``budgets`` in ``space`` (module docstring).
+
+    Raises :class:`InfeasibleBudgetError` when no design is found; its advice
+    is checked by solving again (:func:`infeasibility_reasons`)."""
     check_convention(convention)
     alpha = tuple(alpha) if alpha is not None else default_alpha(
         scored_stage_count(space.strides, convention))
+    result = _search(space, budgets, convention, alpha, beta, top, progress)
+    if result is None:
+        raise InfeasibleBudgetError(
+            infeasibility_reasons(
+                space, budgets, convention, alpha, beta, progress=progress))
+    return result
+
+
+def _search(
+        space: SearchSpace, budgets: Budgets, convention: str, alpha,
+        beta: float, top: int,
+        progress: Optional[Callable[[str], None]]) -> Optional[DesignResult]:
+    """The design of :func:`solve`, or None when none is found."""
     say = progress or (lambda message: None)
     started = time.perf_counter()
     model = StructureModel(space, convention, alpha)
@@ -170,8 +210,7 @@ def solve(space: SearchSpace,
     say('searching depths (convex width problem per depth vector)')
     ranked = search.search(top=top)
     if not ranked:
-        raise InfeasibleBudgetError(
-            infeasibility_reasons(space, budgets, convention, alpha, beta))
+        return None
     relaxed_value = ranked[0].value
     say(f'relaxation: {search.solves} width solves, best relaxed value '
         f'{relaxed_value:.2f} at depths {list(ranked[0].depths)}')
@@ -198,8 +237,7 @@ def solve(space: SearchSpace,
             if score > best_score:
                 best, best_score = design, score
     if best is None:
-        raise InfeasibleBudgetError(
-            infeasibility_reasons(space, budgets, convention, alpha, beta))
+        return None
     say(f'local improvement: {trace.steps} steps, {trace.evaluations} exact '
         f'evaluations')
     spec = space.to_spec(*best.row(0))
@@ -242,10 +280,28 @@ def verify(spec: ArchSpec, budgets: Budgets, convention: str, alpha,
     return exact
 
 
-def infeasibility_reasons(space: SearchSpace, budgets: Budgets,
-                          convention: str, alpha, beta) -> List[tuple]:
-    """Which budget cannot be met, and the smallest value that can:
-    ``(text, advice)`` pairs for :class:`InfeasibleBudgetError`."""
+def infeasibility_reasons(space: SearchSpace,
+                          budgets: Budgets,
+                          convention: str,
+                          alpha,
+                          beta,
+                          progress: Optional[Callable[[str], None]] = None,
+                          seconds: float = ADVICE_SECONDS) -> List[tuple]:
+    """Which budgets bind, what bounds them, and a value of each that works:
+    ``(text, advice)`` pairs for :class:`InfeasibleBudgetError`.
+
+    Two facts can show that a budget binds: the smallest value of the space
+    (exact: the thinnest network, counted) and, with the other budgets kept,
+    the bound of the relaxation (real widths, one unit per stage,
+    :func:`smallest_jointly`; a bound of the relaxed program, not a design).
+    For a budget that binds, values from the larger of them upwards
+    (:data:`ADVICE_STEPS`, three significant digits, rounded up) are checked
+    by solving the design again with that budget raised and the others
+    unchanged; the first that gives a design is the advice. When nothing binds
+    on paper (the grid does not fit), each budget is raised from its own value
+    the same way. The checks stop after ``seconds``; a budget without a
+    checked value gets no advice, and the text says how far it was tried."""
+    say = progress or (lambda message: None)
     evaluate = batched_evaluator(space, convention, alpha, beta)
     M = space.num_stages
     step = space.width_multiple
@@ -259,57 +315,124 @@ def infeasibility_reasons(space: SearchSpace, budgets: Budgets,
                                space.mid_bounds(widest_out)[1],
                                [max(space.kernels)] * M, [space.depth[0]] * M)
     thin, wide = evaluate(thinnest), evaluate(widest)
+    alone = dict(
+        flops=float(thin.flops[0]),
+        params=float(thin.params[0]),
+        rho=float(min(thin.rho[0], wide.rho[0])))
+    joint = smallest_jointly(space, budgets, convention, alpha)
+    deadline = time.perf_counter() + seconds
+
+    def others(name: str) -> str:
+        return ' and '.join(
+            f'{_LABELS[other]} <= '
+            f'{format_budget(other, getattr(budgets, other))}'
+            for other in ('flops', 'params', 'rho')
+            if other != name and getattr(budgets, other) is not None)
+
+    def first_working(name: str, start: float, steps) -> tuple:
+        """(Advice or None, the values tried that gave no design)."""
+        tried, last = [], None
+        for factor in steps:
+            value = parse_budget(name,
+                                 format_value(name, round_up(start * factor)))
+            if value == last or value <= getattr(budgets, name):
+                continue
+            last = value
+            if time.perf_counter() > deadline:
+                break
+            text = format_value(name, value)
+            say(f'checking the advice: designing with {_LABELS[name]} <= '
+                f'{text}, the other budgets unchanged')
+            changed = dataclasses.replace(budgets, **{name: value})
+            try:
+                found = _search(space, changed, convention, alpha, beta, 3,
+                                None)
+            except AssertionError:  # a design the exact count refuses
+                found = None
+            if found is not None:
+                return Advice(name, text), tried
+            tried.append(text)
+        return None, tried
+
+    def not_found(name: str, tried: List[str]) -> str:
+        if not tried:
+            return (f'; no {_LABELS[name]} value was checked (the '
+                    f'{seconds:g} s for checking advice ran out)')
+        return (f'; raising {_LABELS[name]} alone up to {tried[-1]} gave no '
+                f'design (checked {", ".join(tried)})')
+
     reasons = []
-    for name, smallest in (('flops', float(thin.flops[0])),
-                           ('params', float(thin.params[0])),
-                           ('rho', float(min(thin.rho[0], wide.rho[0])))):
+    for name in ('flops', 'params', 'rho'):
         bound = getattr(budgets, name)
-        if bound is not None and smallest > bound:
-            reasons.append(
-                (f'the {_LABELS[name]} budget {format_budget(name, bound)} '
-                 f'cannot be met: the smallest {_LABELS[name]} in this space '
-                 f'is {format_budget(name, smallest)}',
-                 Advice(name, format_budget(name, smallest, up=True))))
+        if bound is None:
+            continue
+        smallest = alone[name]
+        relaxed = joint.get(name)
+        lower = None if relaxed is None else relaxed[0]
+        label = _LABELS[name]
+        rest = others(name)
+        relaxation = (f'the relaxation (real widths, one unit per stage) '
+                      f'needs {label} >= {format_bound(name, lower)}'
+                      if lower is not None and lower > bound else '')
+        if smallest > bound:
+            text = (f'the {label} budget {format_budget(name, bound)} cannot '
+                    f'be met: the smallest {label} in this space is '
+                    f'{format_budget(name, smallest)}')
+            if relaxation:
+                text += f', and together with {rest} {relaxation}'
+        elif relaxation:
+            text = (f'the {label} budget {format_budget(name, bound)} cannot '
+                    f'be met together with {rest}: {relaxation}')
+        else:
+            continue
+        advice = None
+        if relaxed is None and rest:
+            text += (f'; raising {label} alone cannot help: the relaxation '
+                     f'has no network with {rest}')
+        else:
+            start = max(smallest, lower if lower is not None else 0.0)
+            advice, tried = first_working(name, start, ADVICE_STEPS)
+            if advice is None:
+                text += not_found(name, tried)
+        reasons.append((text, advice))
     if not reasons:
-        joint = smallest_jointly(space, budgets, convention, alpha)
-        for name, smallest in joint.items():
-            bound = getattr(budgets, name)
-            if smallest is not None and bound is not None and \
-                    smallest[0] > bound:
-                others = ' and '.join(
-                    f'{_LABELS[other]} <= '
-                    f'{format_budget(other, getattr(budgets, other))}'
-                    for other in ('flops', 'params', 'rho')
-                    if other != name and getattr(budgets, other) is not None)
-                lower, buildable = smallest
-                text = (f'the {_LABELS[name]} budget '
-                        f'{format_budget(name, bound)} cannot be met together '
-                        f'with {others}: the smallest {_LABELS[name]} that '
-                        f'can is at least {format_budget(name, lower)} (the '
-                        'continuous bound)')
-                advice = None
-                if buildable is not None:
-                    value = format_budget(name, buildable, up=True)
-                    text += f' and {value} is met by a buildable design'
-                    advice = Advice(name, value)
-                reasons.append((text, advice))
-    if not reasons:
-        reasons.append(
-            ('the budgets cannot all be met at once (each alone can): '
-             f'FLOPs <= {format_budget("flops", budgets.flops)}, params <= '
-             f'{format_budget("params", budgets.params)}, rho <= '
-             f'{budgets.rho}; raise one of them', None))
+        given = [n for n in ('flops', 'params', 'rho') if getattr(budgets, n)]
+        listed = ', '.join(
+            f'{_LABELS[n]} <= {format_budget(n, getattr(budgets, n))}'
+            for n in given)
+        if all(joint.get(n) is not None for n in given):
+            why = ('each can alone, and the relaxation meets them together, '
+                   'but no design with widths on the grid and integer depths '
+                   'was found')
+        else:  # numerically borderline relaxations
+            why = 'each can alone'
+        reasons.append((f'the budgets {listed} cannot all be met at once by '
+                        f'a design of this space ({why})', None))
+        for name in given:
+            if joint.get(name) is None:
+                continue  # raising it alone cannot help
+            advice, tried = first_working(name, getattr(budgets, name),
+                                          ADVICE_STEPS[1:])
+            if advice is not None:
+                reasons.append(('', advice))
+        if len(reasons) == 1:
+            reasons[0] = (reasons[0][0] + '; no single budget raised by up to '
+                          f'{ADVICE_STEPS[-1]:g}x gave a design: raise more '
+                          'than one', None)
     return reasons
 
 
 def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
                      alpha) -> Dict[str, Optional[tuple]]:
-    """For FLOPs and params: (lower bound, buildable value) of the smallest
-    value a network of the space can have while meeting the other budgets.
-    The bound is a geometric program at the smallest depths (the cheapest and
-    the easiest on rho); the buildable value is its minimiser rounded up to
-    the grid and counted exactly (None if that misses another budget). None
-    where the other budgets alone cannot be met."""
+    """For each budget: ``(bound, buildable)`` of the smallest value a network
+    of the space can have while meeting the other budgets; None where the
+    relaxation cannot meet the other budgets at all.
+
+    The bound is the optimum of the relaxation at the smallest depths (real
+    widths; a geometric program for FLOPs and params, the least rho a linear
+    program): a bound of the relaxed program, not a design. The buildable
+    value (FLOPs and params) is its minimiser rounded up to the grid and
+    counted exactly (None if that misses another budget); rho has none."""
     import cvxpy as cp
 
     from . import program
@@ -318,19 +441,23 @@ def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
     depths = np.full(model.M, float(space.depth[0]))
     huge = 1e30
     result: Dict[str, Optional[tuple]] = {}
-    for name in ('flops', 'params'):
+    for name in ('flops', 'params', 'rho'):
         relaxed = Budgets(
             flops=huge if name == 'flops' else (budgets.flops or huge),
             params=huge if name == 'params' else (budgets.params or huge),
-            rho=budgets.rho or huge)
+            rho=huge if name == 'rho' else (budgets.rho or huge))
         problem.set_depths(depths, relaxed)
-        own = problem.flops_budget if name == 'flops' else \
-            problem.params_budget
-        coef = problem.log_flop_coef if name == 'flops' else \
-            problem.log_param_coef
+        if name == 'rho':
+            own = problem.rho_bound
+            objective = _log_rho(model, problem.z, depths)
+        else:
+            own = problem.flops_budget if name == 'flops' else \
+                problem.params_budget
+            coef = problem.log_flop_coef if name == 'flops' else \
+                problem.log_param_coef
+            objective = cp.log_sum_exp(problem.A @ problem.z + coef)
         others = [c for c in problem.problem.constraints if c is not own]
-        minimum = cp.Problem(
-            cp.Minimize(cp.log_sum_exp(problem.A @ problem.z + coef)), others)
+        minimum = cp.Problem(cp.Minimize(objective), others)
         try:
             program._solve(minimum)
         except cp.SolverError:
@@ -339,6 +466,9 @@ def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
         ok = minimum.status in ('optimal', 'optimal_inaccurate')
         if not ok:
             result[name] = None
+            continue
+        if name == 'rho':
+            result[name] = (float(np.exp(minimum.value)), None)
             continue
         # a buildable design: the minimiser's widths rounded up to the grid
         # (wider only helps rho); its exact value is one that can be met
@@ -365,3 +495,20 @@ def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
             space.contains(grid)[0]) else None
         result[name] = (float(np.exp(minimum.value)), buildable)
     return result
+
+
+def _log_rho(model: StructureModel, z, depths):
+    """log rho of the relaxation as a convex function of the log-widths: the
+    largest ``log D_g - (sum of log widths)_g / D_g`` over the groups rho
+    bounds (one under ``paper``; TinyNAS bounds every scored stage)."""
+    import cvxpy as cp
+    G, g = model.cumulative_log_width(depths)
+    D = model.cumulative_layers(depths)
+    terms = []
+    for end, with_head in model.rho_groups():
+        row, const, layers = G[end + 1].copy(), g[end + 1], D[end + 1]
+        if with_head:
+            row = row + model.head_log_width()
+            layers = layers + 1
+        terms.append(math.log(layers) - (row @ z + const) / layers)
+    return cp.max(cp.hstack(terms))

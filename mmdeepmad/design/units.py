@@ -10,7 +10,9 @@ Only the standard library is imported here (the command line imports this
 before anything heavy).
 """
 from __future__ import annotations
+import decimal
 import math
+import numbers
 import re
 from typing import Optional, Sequence, Tuple
 
@@ -88,10 +90,90 @@ def parse_rho(text: str, name: Optional[str] = None) -> float:
         raise UnitError(f'{where}{text!r} is not a number; write e.g. 0.3 '
                         '(rho is a plain number, no unit)') from None
     if not math.isfinite(value) or value <= 0:
-        raise UnitError(f'{where}rho must be a positive number, got {text!r};'
-                        ' the paper uses 0.1 to 2.0 (0.3 for ResNet blocks, '
-                        '0.5 for MobileNet blocks)')
+        raise UnitError(_rho_range(where, repr(text)))
     return value
+
+
+def _rho_range(where: str, shown: str) -> str:
+    return (f'{where}must be a finite positive number, got {shown}; the '
+            'paper uses 0.1 to 2.0 (0.3 for ResNet blocks, 0.5 for MobileNet '
+            'blocks)')
+
+
+#: The three budgets of a design, in the order they are given.
+BUDGET_NAMES = ('flops', 'params', 'rho')
+
+
+def parse_budget(kind: str, value, name: Optional[str] = None) -> float:
+    """One budget as people give it, checked the same way everywhere (the
+    command line's ``--flops 4.13G``, the library's ``flops='4.13G'`` or
+    ``flops=4.13e9``, a config's ``arch=dict(flops=...)``).
+
+    ``kind`` is ``flops``, ``params`` or ``rho``; ``value`` a string (counts
+    with an optional K/M/G/T suffix, rho a plain number) or a real number
+    (not a bool); the result is a finite positive float. ``name`` (default:
+    ``kind``) prefixes the message of the :class:`UnitError`.
+    """
+    if kind not in BUDGET_NAMES:
+        raise UnitError(f'unknown budget {kind!r}; the budgets are '
+                        f'{", ".join(BUDGET_NAMES)}')
+    name = kind if name is None else name
+    if value is None:
+        raise UnitError(f'{_prefix(name)}the {kind} budget is missing; give '
+                        'flops, params and rho together')
+    if isinstance(value, str):
+        if kind == 'rho':
+            return parse_rho(value, name)
+        return parse_count(value, kind, name)
+    example = '0.3' if kind == 'rho' else _EXAMPLES[kind]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise UnitError(
+            f'{_prefix(name)}{value!r} ({type(value).__name__}) is not a '
+            f'number; give a number or a string, e.g. {example}')
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        if kind == 'rho':
+            raise UnitError(_rho_range(_prefix(name), repr(value)))
+        raise UnitError(f'{_prefix(name)}must be a finite positive number, '
+                        f'got {value!r}; write e.g. {example}')
+    return number
+
+
+def parse_budgets(flops, params, rho) -> Tuple[float, float, float]:
+    """The three budgets through :func:`parse_budget` (all required)."""
+    missing = [
+        kind for kind, value in zip(BUDGET_NAMES, (flops, params, rho))
+        if value is None
+    ]
+    if missing:
+        raise UnitError(f'the {" and ".join(missing)} budget'
+                        f'{"s are" if len(missing) > 1 else " is"} missing; '
+                        'give flops, params and rho together, e.g. '
+                        "flops='4.13G', params='25.55M', rho=0.3")
+    return (parse_budget('flops', flops), parse_budget('params', params),
+            parse_budget('rho', rho))
+
+
+def check_alpha(values, name: Optional[str] = 'alpha') -> Tuple[float, ...]:
+    """Guideline 1's stage weights: finite, none negative, at least one
+    positive (all zero would score every design 0)."""
+    where = _prefix(name)
+    if isinstance(values, (str, bytes)) or not hasattr(values, '__len__'):
+        raise UnitError(f'{where}give one weight per scored stage, e.g. '
+                        f'(1, 1, 1, 1, 8); got {values!r}')
+    weights = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not math.isfinite(value) or value < 0:
+            raise UnitError(f'{where}entry {value!r} must be a finite, '
+                            'non-negative number')
+        weights.append(float(value))
+    if not weights:
+        raise UnitError(f'{where}is empty; give one weight per scored stage')
+    if not any(weight > 0 for weight in weights):
+        raise UnitError(f'{where}every weight is 0; at least one must be '
+                        'positive (the default is 1,...,1,8)')
+    return tuple(weights)
 
 
 def parse_rho_list(text: str, name: Optional[str] = None) -> Tuple[float, ...]:
@@ -195,8 +277,55 @@ def format_budget(name: str, value: Optional[float], up: bool = False) -> str:
             shown = value / scale
             if up:
                 shown = math.ceil(shown * 1000) / 1000
-            return f'{shown:.3f}{unit}'.replace('.000', '')
+            return _trim(f'{shown:.3f}') + unit
     return f'{math.ceil(value) if up else value:g}'
+
+
+def _trim(text: str) -> str:
+    """``164.700`` -> ``164.7``, ``4.000`` -> ``4``."""
+    return text.rstrip('0').rstrip('.') if '.' in text else text
+
+
+def round_up(value: float, digits: int = 3) -> float:
+    """``value`` rounded up to ``digits`` significant digits (717.34e6 ->
+    718e6, 0.17679 -> 0.177): a budget to advise is never below what it
+    advises on."""
+    if not math.isfinite(value) or value <= 0:
+        return value
+    exact = decimal.Decimal(repr(float(value)))
+    shift = exact.adjusted() - digits + 1
+    rounded = exact.scaleb(-shift).to_integral_value(
+        rounding=decimal.ROUND_CEILING).scaleb(shift)
+    return float(rounded)
+
+
+def round_down(value: float, digits: int = 4) -> float:
+    """``value`` rounded down to ``digits`` significant digits (a lower bound
+    stays a lower bound when printed)."""
+    if not math.isfinite(value) or value <= 0:
+        return value
+    exact = decimal.Decimal(repr(float(value)))
+    shift = exact.adjusted() - digits + 1
+    rounded = exact.scaleb(-shift).to_integral_value(
+        rounding=decimal.ROUND_FLOOR).scaleb(shift)
+    return float(rounded)
+
+
+def format_value(kind: str, value: float) -> str:
+    """A budget as one would type it (``718M``, ``37.7K``, ``0.181``):
+    :func:`parse_budget` reads it back as ``value`` when ``value`` has at
+    most four significant digits."""
+    if kind == 'rho':
+        return f'{value:.4g}'
+    return format_compact(value)
+
+
+def format_bound(kind: str, value: Optional[float]) -> str:
+    """A lower bound in a message: rounded down to four significant digits
+    (``717.3M``, ``0.1767``)."""
+    if value is None:
+        return 'unbounded'
+    return format_value(kind, round_down(value))
 
 
 def format_exact(value: float) -> str:

@@ -54,6 +54,26 @@ def test_head_conv_and_derived_facts():
     (lambda d: d.pop('stem'), 'stem'),
     (lambda d: d['stages'][0].update(out_channels='64'),
      'stages[0].out_channels'),
+    (lambda d: d.update(head_conv=dict(out_channels=64, kernel_size=2)),
+     'head_conv.kernel_size must be odd, got 2'),
+    (lambda d: d['stages'][1].update(depth=10**9),
+     'stages[1].depth is 1000000000, above the limit 1000 units per stage'),
+    (lambda d: d['stages'][0].update(mid_channels=70000),
+     'stages[0].mid_channels is 70000, above the limit 65536 channels'),
+    (lambda d: d['stem'].update(kernel_size=65),
+     'stem.kernel_size is 65, above the limit 63'),
+    (lambda d: d.update(resolution=20000),
+     'resolution is 20000, above the limit 16384 pixels'),
+    (lambda d: d.update(in_channels=10**6),
+     'in_channels is 1000000, above the limit 65536 channels'),
+    (lambda d: d.update(stages=d['stages'] * 17),
+     'stages holds 34 stages, above the limit 32'),
+    (lambda d: d.update(resolution=7), 'resolution 7 is smaller than the '
+     'total stride 8 (stem 2, stages 2,2): the last feature map would be 7/8 '
+     'of a pixel; give a resolution of at least 8 or fewer stride-2 stages'),
+    (lambda d: d['stem'].update(max_pool=True) or d.update(resolution=8),
+     'resolution 8 is smaller than the total stride 16 (stem 4 with its max '
+     'pool, stages 2,2)'),
 ])
 def test_bad_specs_name_the_field(mutate, field):
     data = small_spec().to_dict()
@@ -73,3 +93,22 @@ def test_malformed_json_is_a_spec_error(tmp_path):
 def test_replace_rejects_unknown_fields():
     with pytest.raises(TypeError):
         small_spec().replace(colour='red')
+
+
+def test_limits_are_not_reached_by_real_networks():
+    """The largest classic and released networks pass with room to spare;
+    the smallest legal side is the total stride (a 1x1 last map)."""
+    for make in CLASSICS.values():
+        spec = make()
+        assert max(spec.depths) < 100 and spec.resolution <= 512
+    assert small_spec(resolution=8).resolution == 8
+
+
+def test_one_pixel_stages():
+    assert small_spec().one_pixel_stages == ()
+    assert small_spec(resolution=8).one_pixel_stages == (1, )
+    spec = small_spec(resolution=8).replace_stage(1, stride=1)
+    assert spec.one_pixel_stages == ()
+    flat = small_spec().replace_stage(1, stride=1).replace(resolution=4)
+    assert flat.one_pixel_stages == (0, 1)
+    assert flat.down_sampling == (2, 2, 1)

@@ -81,7 +81,11 @@ def _spaces(block, convention, style, rng):
         stages = 5 if (block, convention) == ('bottleneck', 'tinynas') else \
             int(rng.integers(3, 7))
         strides = tuple(int(s) for s in rng.integers(1, 3, stages))
-        shapes.append((stages, strides, int(rng.choice(RESOLUTIONS))))
+        res = int(rng.choice(RESOLUTIONS))
+        # the last feature map is at least one pixel (ArchSpec's rule)
+        total = 2 * math.prod(strides)
+        res = min(r for r in RESOLUTIONS if r >= max(res, total))
+        shapes.append((stages, strides, res))
     for stages, strides, res in shapes:
         space = make_space(
             block, convention, resolution=res, stages=stages, strides=strides)

@@ -1,9 +1,11 @@
 """The design command line (tools/design.py -> mmdeepmad.design.cli).
 
-Most tests call ``cli.main([...])`` in-process; one runs ``tools/design.py
---help`` and one a real (default, DeepMAD-R50) design in a subprocess. The
-designs are shared through module fixtures so the file stays well under a
-minute on two cores.
+Most tests call ``cli.main([...])`` in-process; in a subprocess one runs
+``tools/design.py --help``, one a real (default, DeepMAD-R50) design and one
+interrupts that design with SIGINT. The designs are shared through module
+fixtures so the file stays well under a minute on two cores. Every refusal is
+checked with its exact one-line message, its exit status and an empty
+folder afterwards.
 """
 import contextlib
 import io
@@ -377,20 +379,40 @@ def test_bad_input(tmp_path, argv, code, field):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize('budget, smallest', [('--params', '1K'),
-                                              ('--flops', '1M')])
-def test_infeasible_budget_names_it_and_the_smallest(tmp_path, budget,
-                                                     smallest):
+INFEASIBLE = {
+    '--params':
+    ('1K', 'design.py: error: the params budget 1K cannot be met: the '
+     'smallest params in this space is 4.392K, and together with FLOPs <= '
+     '4.13G and rho <= 0.3 the relaxation (real widths, one unit per stage) '
+     'needs params >= 37.67K (use --params 47.1K: checked, a design was '
+     'solved with it)'),
+    '--flops':
+    ('1M', 'design.py: error: the FLOPs budget 1M cannot be met: the '
+     'smallest FLOPs in this space is 6.858M, and together with params <= '
+     '25.55M and rho <= 0.3 the relaxation (real widths, one unit per stage) '
+     'needs FLOPs >= 19.26M (use --flops 20.3M: checked, a design was solved '
+     'with it)'),
+}
+
+
+@pytest.mark.parametrize('budget', sorted(INFEASIBLE))
+def test_infeasible_budget_names_it_and_a_value_that_works(tmp_path, budget):
+    """The message names the budget, the exact smallest value of the space,
+    the relaxation's bound with the other budgets, and a value that was
+    checked: re-running with it gives a design."""
+    smallest, expected = INFEASIBLE[budget]
     argv = list(R50_BUDGETS)
     argv[argv.index(budget) + 1] = smallest
     code, out, err = run(argv + ['-q', '--out', tmp_path / 'x.json'])
-    assert code == 1
-    message = err.strip()
-    assert message.startswith('design.py: error: ') and '\n' not in message
-    name = 'params' if budget == '--params' else 'FLOPs'
-    assert f'the {name} budget {smallest} cannot be met' in message
-    assert re.search(rf'use {budget} [\d.]+[KMG]? or more', message)
+    assert (code, out, err) == (1, '', expected + '\n')
     assert os.listdir(tmp_path) == []
+    advised = re.search(rf'use {budget} (\S+): checked', err).group(1)
+    argv[argv.index(budget) + 1] = advised
+    code, _, err = run(argv +
+                       ['-q', '--no-plot', '--out', tmp_path / 'x.json'])
+    assert code == 0, err
+    spec = ArchSpec.load(str(tmp_path / 'x.json'))
+    assert spec.meta['budgets'][budget[2:]] == parse_count(advised)
 
 
 def test_params_10k_is_infeasible(tmp_path):
@@ -563,16 +585,369 @@ def test_script_default_run(tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr
     folder = tmp_path / 'work_dirs' / 'design'
-    assert sorted(
-        os.listdir(folder)) == ['deepmad-r50.json', 'deepmad-r50.png']
-    spec = ArchSpec.load(str(folder / 'deepmad-r50.json'))
-    assert spec.name == 'deepmad-r50'
+    # the paper convention's design: named apart from the preset deepmad-r50
+    # (a tinynas-convention design)
+    assert sorted(os.listdir(folder)) == [
+        'deepmad-r50-paper.json', 'deepmad-r50-paper.png'
+    ]
+    spec = ArchSpec.load(str(folder / 'deepmad-r50-paper.json'))
+    assert spec.name == 'deepmad-r50-paper'
+    assert spec.meta['convention'] == 'paper'
     assert spec.meta['budgets'] == dict(flops=4.13e9, params=25.55e6, rho=0.3)
     assert spec.meta['block'] == 'bottleneck' and spec.resolution == 224
-    assert 'wrote work_dirs/design/deepmad-r50.json' in result.stdout.replace(
-        os.sep, '/')
+    assert 'wrote work_dirs/design/deepmad-r50-paper.json' in \
+        result.stdout.replace(os.sep, '/')
     printed = figures(result.stdout)
     assert printed['flops'] <= 4.13e9 and printed['params'] <= 25.55e6
     assert printed['rho'] <= 0.3 and math.isfinite(printed['score'])
     assert 'design.py: searching depths' in result.stderr
     assert 'searching depths' not in result.stdout
+
+
+# ---- nonsense refused before designing: exact one-line messages -------------
+SEE = ' (see design.py --help)'
+REFUSED = [
+    (['--resolution', '1'], 'design.py: error: --resolution 1 is smaller than '
+     'the total stride 32 (stem 2, stages 2,2,2,1,2): the last feature map '
+     'would be 1/32 of a pixel; give a resolution of at least 32 or fewer '
+     'stride-2 stages'),
+    (['--stages', '20'], 'design.py: error: --resolution 224 is smaller than '
+     'the total stride 2097152 (stem 2, stages '
+     '2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2): the last feature map would '
+     'be 224/2097152 of a pixel; give a resolution of at least 2097152 or '
+     'fewer stride-2 stages'),
+    (['--alpha', '0,0,0,0,0'], 'design.py: error: argument --alpha: every '
+     'weight is 0; at least one must be positive (the default is 1,...,1,8)' +
+     SEE),
+    (['--alpha', '1,1,-1,1,8'], "design.py: error: argument --alpha: entry "
+     "'-1' must be a finite, non-negative number" + SEE),
+    (['--index', '1'], 'design.py: error: argument --index: only with '
+     '--evaluate (it picks one structure of a TinyNAS file)'),
+    (['--out', ''], 'design.py: error: argument --out: empty; give a file '
+     'name, or a folder ending in / to write <name>.json into'),
+    (['--plot', ''], 'design.py: error: argument --plot: empty; give a file '
+     'name'),
+    (['--plot', 'figs/'], 'design.py: error: argument --plot: figs/ ends in '
+     '/, a folder; give a file name'),
+    (['--name', ' '], 'design.py: error: argument --name: empty; give a '
+     'name, e.g. my-r50'),
+    (['--resolution', '100000'], 'design.py: error: argument --resolution: '
+     '100000 is above the limit 16384 pixels (no real network reaches it)' +
+     SEE),
+    (['--max-depth', '1000000000'], 'design.py: error: argument --max-depth: '
+     '1000000000 is above the limit 1000 units per stage (no real network '
+     'reaches it)' + SEE),
+    (['--kernels', '3,65'], 'design.py: error: argument --kernels: entry 65 '
+     'is above the limit 63 (no real network reaches it)' + SEE),
+    (['--flops', 'inf', '--params', '25M', '--rho', '0.3'],
+     "design.py: error: argument --flops: 'inf' is not a number with an "
+     'optional K/M/G/T suffix; write e.g. 4.13G, 4130M or 4.13e9' + SEE),
+    (['--flops', '4G', '--params', '25M', '--rho', 'inf'],
+     "design.py: error: argument --rho: must be a finite positive number, "
+     "got 'inf'; the paper uses 0.1 to 2.0 (0.3 for ResNet blocks, 0.5 for "
+     'MobileNet blocks)' + SEE),
+    (['--out', 'a-folder'], 'design.py: error: output a-folder is a '
+     'directory; give a file name, or a-folder/ to write <name>.json into '
+     'it'),
+    (['--out', 'a-file/x.json'], 'design.py: error: cannot write '
+     'a-file/x.json: {tmp}/a-file is a file, not a folder'),
+    (['--out', 'a-file/new/'], 'design.py: error: cannot write '
+     'a-file/new/deepmad-r50-paper.json: {tmp}/a-file is a file, not a '
+     'folder'),
+]
+
+
+@pytest.mark.parametrize('argv, message', REFUSED)
+def test_nonsense_is_refused_before_designing(tmp_path, monkeypatch, argv,
+                                              message):
+    """Exit 2, the exact one-line message, nothing on stdout, nothing
+    written or left behind (not even work_dirs/)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'a-folder').mkdir()
+    (tmp_path / 'a-file').write_text('a file, not a folder')
+    code, out, err = run(argv)
+    assert (code, out) == (2, '')
+    assert err == message.format(tmp=tmp_path) + '\n'
+    assert sorted(os.listdir(tmp_path)) == ['a-file', 'a-folder']
+    assert os.listdir(tmp_path / 'a-folder') == []
+
+
+@pytest.mark.skipif(not os.path.isdir('/proc'), reason='needs /proc')
+def test_unwritable_output_is_named_before_designing(tmp_path):
+    code, out, err = run(['--out', '/proc/x.json'])
+    assert (code, out) == (2, '')
+    assert err == ('design.py: error: cannot write /proc/x.json: no file can '
+                   'be created in /proc (No such file or directory)\n')
+
+
+def _options(argv):
+    from mmdeepmad.design.cli.command import _design_options, _member_name
+    options = _design_options(cli.command.build_parser().parse_args(argv))
+    return [
+        _member_name(options, rho,
+                     len(options['rhos']) > 1) for rho in options['rhos']
+    ]
+
+
+def test_made_up_names_end_with_the_convention():
+    """The paper convention's DeepMAD-R50 is deepmad-r50-paper, apart from
+    the preset deepmad-r50 (a tinynas design); every made-up name ends with
+    its convention, in a sweep too; a given --name is kept."""
+    assert _options([]) == ['deepmad-r50-paper']
+    assert _options(['--convention', 'tinynas']) == ['deepmad-r50-tinynas']
+    assert _options(SMALL_BUDGETS) == ['bottleneck-600M-3M-rho0.3-paper']
+    assert _options([
+        '--block', 'mbv2', '--flops', '300M', '--params', '3M', '--rho', '0.5',
+        '--resolution', '160', '--convention', 'tinynas'
+    ]) == ['mbv2-300M-3M-rho0.5-160px-tinynas']
+    assert _options(
+        ['--flops', '4.13G', '--params', '25.55M', '--rho', '0.1,1.0']) == [
+            'bottleneck-4.13G-25.55M-rho0.1-paper',
+            'bottleneck-4.13G-25.55M-rho1.0-paper'
+        ]
+    assert _options([
+        '--name', 'mine', '--rho', '0.1,0.3', '--flops', '1G', '--params', '5M'
+    ]) == ['mine-rho0.1', 'mine-rho0.3']
+    assert _options(['--name', 'deepmad-r50']) == ['deepmad-r50']
+
+
+def test_out_folder_with_trailing_slash(tmp_path):
+    """``--out DIR/``: DIR/<name>.json (and the plot beside it), the
+    folders made only when the outputs are written."""
+    target = tmp_path / 'new' / 'sub'
+    code, out, err = run(['-q', '--out', f'{target}{os.sep}'] + SMALL_BUDGETS)
+    assert code == 0, err
+    name = 'bottleneck-600M-3M-rho0.3-paper'
+    assert sorted(os.listdir(target)) == [f'{name}.json', f'{name}.png']
+    assert ArchSpec.load(str(target / f'{name}.json')).name == name
+    assert f'wrote {target / name}.json' in out
+
+
+def test_no_folder_is_left_when_the_design_fails(tmp_path):
+    argv = ['-q', '--out', f'{tmp_path / "new"}{os.sep}'] + SMALL_BUDGETS
+    argv[argv.index('--params') + 1] = '1K'
+    code, out, err = run(argv)
+    assert code == 1 and out == '' and err.count('\n') == 1
+    assert os.listdir(tmp_path) == []
+
+
+def test_resolution_with_one_pixel_stages_warns(tmp_path):
+    """Stages after the last feature map reaches 1x1: allowed (the final map
+    is one pixel), with a warning on stderr and a note in the report."""
+    code, out, err = run([
+        '-q', '--no-plot', '--resolution', '32', '--strides', '2,2,2,2,1',
+        '--flops', '60M', '--params', '1M', '--rho', '0.5', '--out',
+        tmp_path / 'small.json'
+    ])
+    assert code == 0, err
+    assert err == ('design.py: warning: stages 4-5 of 5 run on 1x1 feature '
+                   'maps at 32x32 input: their kernels see a single pixel; '
+                   'give a larger --resolution or fewer stride-2 stages\n')
+    assert ('note: stages 4-5 run on 1x1 feature maps at 32x32 input (stem '
+            '2, stages 2,2,2,2,1): their kernels see a single pixel') in out
+
+
+# ---- --evaluate: infinite penalty, absurd values ----------------------------
+def _r50_with(tmp_path, name, change):
+    from mmdeepmad.arch.loader import load_preset
+    data = load_preset('deepmad-r50').to_dict()
+    change(data)
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _depths(*depths):
+
+    def change(data):
+        for stage, depth in zip(data['stages'], depths):
+            stage['depth'] = depth
+
+    return change
+
+
+def test_evaluate_reports_an_infinite_penalty(tmp_path):
+    """Depths 72,1,4,5,6: beta exp(Var L) is beyond the largest float; the
+    report, the score and the plot say so instead of failing."""
+    path = _r50_with(tmp_path, 'deep.json', _depths(72, 1, 4, 5, 6))
+    code, out, err = run([
+        '--evaluate', path, '--convention', 'paper', '--plot',
+        tmp_path / 'deep.png'
+    ])
+    assert code == 0 and err == ''
+    lines = out.splitlines()
+    penalty = next(line for line in lines if line.startswith('penalty'))
+    assert penalty.split('  ')[-1].strip() == (
+        'inf (Var(L) = 742.6: 10 x exp(742.6) is beyond the largest float; '
+        'the stage depths are far apart)')
+    score = next(line for line in lines if line.startswith('score'))
+    assert score.split()[-1] == '-inf'
+    assert ('note: the score is -inf: the depth penalty overflows, so this '
+            'network loses to any other') in lines
+    assert (tmp_path / 'deep.png').read_bytes().startswith(b'\x89PNG')
+
+
+ABSURD = [
+    ('huge.json', _depths(10**9), 'stages[0].depth is 1000000000, above the '
+     'limit 1000 units per stage (no real network reaches it)'),
+    ('wide.json', lambda d: d['stages'][2].update(out_channels=10**7),
+     'stages[2].out_channels is 10000000, above the limit 65536 channels (no '
+     'real network reaches it)'),
+    ('kernel.json', lambda d: d['stages'][1].update(kernel_size=101),
+     'stages[1].kernel_size is 101, above the limit 63 (no real network '
+     'reaches it)'),
+    ('big.json', lambda d: d.update(resolution=10**6), 'resolution is '
+     '1000000, above the limit 16384 pixels (no real network reaches it)'),
+    ('small.json', lambda d: d.update(resolution=16), 'resolution 16 is '
+     'smaller than the total stride 32 (stem 2, stages 2,2,2,1,2): the last '
+     'feature map would be 16/32 of a pixel; give a resolution of at least 32 '
+     'or fewer stride-2 stages'),
+    ('head.json',
+     lambda d: d.update(head_conv=dict(out_channels=1792, kernel_size=2)),
+     'head_conv.kernel_size must be '
+     'odd, got 2'),
+]
+
+
+@pytest.mark.parametrize('name, change, words', ABSURD)
+def test_evaluate_refuses_absurd_values_at_once(tmp_path, name, change, words):
+    import time
+    path = _r50_with(tmp_path, name, change)
+    started = time.perf_counter()
+    code, out, err = run(['--evaluate', path])
+    assert time.perf_counter() - started < 5
+    assert (code, out) == (2, '')
+    assert err == f'design.py: error: --evaluate {path}: {words}\n'
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_evaluate_refuses_a_huge_tinynas_depth(tmp_path):
+    from mmdeepmad.arch.loader import load_preset
+    from mmdeepmad.arch.tinynas_format import spec_to_tinynas
+    structure = spec_to_tinynas(load_preset('deepmad-r50'))
+    structure[1]['L'] = 10**9
+    path = tmp_path / 'huge.txt'
+    path.write_text(repr(structure))
+    code, out, err = run(['--evaluate', path])
+    assert (code, out) == (2, '')
+    assert err == (f'design.py: error: --evaluate {path}: stages[0].depth is '
+                   '1000000000, above the limit 1000 units per stage (no real '
+                   'network reaches it)\n')
+
+
+def test_evaluate_index_of_an_arch_json(tmp_path):
+    path = _r50_with(tmp_path, 'r50.json', lambda d: None)
+    code, out, err = run(['--evaluate', path, '--index', '2'])
+    assert (code, out) == (2, '')
+    assert err == (f'design.py: error: --evaluate {path}: an arch JSON holds '
+                   'one network; index 2 is out of range (give 0; an index '
+                   'picks a structure of a TinyNAS file)\n')
+
+
+def test_evaluate_out_folder(tmp_path):
+    path = _r50_with(tmp_path, 'r50.json', lambda d: None)
+    code, out, err = run(
+        ['--evaluate', path, '--out', f'{tmp_path / "copies"}{os.sep}'])
+    assert code == 0, err
+    assert os.listdir(tmp_path / 'copies') == ['deepmad-r50.json']
+
+
+# ---- writing: target names in errors, interrupts ----------------------------
+def test_write_errors_name_the_target_not_the_temporary(tmp_path):
+    outputs = AtomicOutputs()
+    outputs.add(str(tmp_path / 'a.json'), b'{}\n')
+    target = str(tmp_path / 'new' / 'b.txt')
+    outputs.add(target, lambda temp: open(os.path.join(temp, 'x'), 'w'))
+    with pytest.raises(OutputError) as error:
+        outputs.commit()
+    assert str(error.value) == (f'cannot write {target}: Not a directory; '
+                                'nothing written')
+    assert os.listdir(tmp_path) == []  # no temporaries, no new/ folder
+
+
+def test_interrupt_while_writing_removes_everything(tmp_path):
+    (tmp_path / 'a.json').write_bytes(b'old a')
+
+    def interrupted(temp):
+        raise KeyboardInterrupt
+
+    outputs = AtomicOutputs()
+    outputs.add(str(tmp_path / 'a.json'), b'new a')
+    outputs.add(str(tmp_path / 'deep' / 'b.txt'), interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        outputs.commit()
+    assert os.listdir(tmp_path) == ['a.json']
+    assert (tmp_path / 'a.json').read_bytes() == b'old a'
+
+
+def test_interrupt_while_renaming_waits_for_every_rename(
+        tmp_path, monkeypatch):
+    """SIGINT during the renames: every output is still moved into place,
+    then the interrupt is raised, saying so."""
+    import signal
+
+    from mmdeepmad.design.cli import outputs as module
+    paths = [str(tmp_path / name) for name in ('a.json', 'b.png', 'c.txt')]
+    for path in paths:
+        open(path, 'wb').write(b'old')
+    real_replace = os.replace
+    calls = []
+
+    def replace(source, target):
+        if not calls:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives mid-way
+        calls.append(target)
+        real_replace(source, target)
+
+    monkeypatch.setattr(module.os, 'replace', replace)
+    outputs = AtomicOutputs()
+    for path in paths:
+        outputs.add(path, b'new')
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(module.Interrupted) as error:
+        outputs.commit()
+    assert error.value.written == tuple(paths) and calls == paths
+    assert sorted(os.listdir(tmp_path)) == ['a.json', 'b.png', 'c.txt']
+    assert all(open(path, 'rb').read() == b'new' for path in paths)
+    assert signal.getsignal(signal.SIGINT) is before  # restored
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = cli.command.interrupted(error.value)
+    assert code == 130
+    assert err.getvalue() == ('design.py: interrupted; the outputs had all '
+                              f'been written ({", ".join(paths)})\n')
+
+
+def test_sigint_during_the_solve_leaves_the_old_outputs(tmp_path):
+    """Ctrl-C while tools/design.py solves: exit 130, one line on stderr, no
+    temporary file, the old outputs byte for byte."""
+    import signal
+    old = {'r50.json': b'{"old": true}\n', 'r50.png': b'old png'}
+    for name, data in old.items():
+        (tmp_path / name).write_bytes(data)
+    process = subprocess.Popen([sys.executable, TOOL, '--out', 'r50.json'],
+                               cwd=tmp_path,
+                               env=_env(),
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if 'searching depths' in line:
+                break
+        assert seen and 'searching depths' in seen[-1], seen
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert err == ('design.py: interrupted; nothing written; existing '
+                   'outputs are unchanged\n')
+    assert 'Traceback' not in out
+    assert sorted(os.listdir(tmp_path)) == sorted(old)
+    for name, data in old.items():
+        assert (tmp_path / name).read_bytes() == data

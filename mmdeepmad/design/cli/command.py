@@ -4,7 +4,8 @@
 (:func:`mmdeepmad.design.api.design`, which verifies the design by an
 independent exact count), prints the report (:mod:`.report`) and then writes
 the outputs atomically. Exit codes: 0 success, 1 the budgets cannot be met (or
-an output could not be written), 2 bad input.
+an output could not be written), 2 bad input, 130 interrupted (Ctrl-C; 143 for
+SIGTERM): one line on stderr, no temporary file left, old outputs untouched.
 
 Imports are lazy: ``--help`` and option errors never load numpy, cvxpy or
 matplotlib; ``--evaluate`` never loads cvxpy; only plotting loads matplotlib.
@@ -14,21 +15,27 @@ import argparse
 import math
 import os
 import shlex
+import signal
 import sys
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from mmdeepmad.arch.spec import BLOCK_FAMILIES as BLOCKS
+from mmdeepmad.arch.spec import (MAX_CHANNELS, MAX_DEPTH, MAX_KERNEL,
+                                 MAX_RESOLUTION, MAX_STAGES)
 from mmdeepmad.conventions.rules import CONVENTIONS, DEFAULT_BETA
 from mmdeepmad.design.defaults import DEFAULT_DESIGN
-from mmdeepmad.design.units import (UnitError, format_compact, parse_count,
-                                    parse_float_list, parse_int_list,
-                                    parse_rho_list, rho_tag)
-from .outputs import AtomicOutputs, OutputError
+from mmdeepmad.design.units import (UnitError, check_alpha, format_compact,
+                                    parse_budget, parse_float_list,
+                                    parse_int_list, parse_rho_list, rho_tag)
+from .outputs import (AtomicOutputs, Interrupted, OutputError, check_target,
+                      interrupts_raise)
 
 PROG = 'design.py'
 DEFAULT_DIR = os.path.join('work_dirs', 'design')
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_USAGE = 0, 1, 2
+#: Killed by signal N: 128 + N, as the shell reports it (130 for Ctrl-C).
+EXIT_SIGNAL_BASE = 128
 #: Options that change only what is printed or which extra files are written;
 #: they are left out of the command recorded in the arch JSON (meta.command).
 OUTPUT_FLAGS = ('-q', '--quiet', '--no-plot')
@@ -38,7 +45,9 @@ USAGE_EXAMPLES = f"""\
 examples:
   {PROG}
       the paper's DeepMAD-R50 budget (bottleneck, 4.13G FLOPs, 25.55M params,
-      rho 0.3, 224x224, paper convention) -> {DEFAULT_DIR}/deepmad-r50.json
+      rho 0.3, 224x224, paper convention)
+      -> {DEFAULT_DIR}/deepmad-r50-paper.json (the preset deepmad-r50 is the
+      tinynas-convention design)
   {PROG} --block bottleneck --flops 4.13G --params 25.55M --rho 0.3 \\
       --out r50.json --export-tinynas r50.txt
   {PROG} --block mbv2-se --flops 390M --params 5.3M --rho 0.5 \\
@@ -49,11 +58,14 @@ examples:
 
 units: FLOPs and params take K, M, G or T (x1e3 .. x1e12, any case) or plain
 numbers: 4.13G = 4130M = 4.13e9. rho is a plain number.
+names: a name the command makes up ends with the convention (-paper or
+-tinynas); --out DIR/ (trailing slash) writes DIR/<name>.json.
 the arch JSON records the budgets and, in meta.command, this command line
 (without -q, --no-plot, --plot, --export-tinynas): same options, same bytes.
 exit status: 0 done, 1 the budgets cannot be met (the message names the budget
-and the smallest value that can be), 2 bad input; nothing is written unless
-the design succeeded and was verified.
+that binds, its bound, and a value checked to give a design), 2 bad input,
+130 interrupted (Ctrl-C); nothing is written unless the design succeeded and
+was verified, and an interrupt leaves the old outputs as they were.
 """
 
 
@@ -84,16 +96,52 @@ def _typed(parse: Callable, *args, **kwargs) -> Callable[[str], object]:
     return convert
 
 
-def _positive_int(text: str) -> int:
+def _bounded_int(low: int, high: int, what: str = '') -> Callable:
+    """An argparse ``type``: an integer in ``[low, high]`` (the limits of
+    :mod:`mmdeepmad.arch.spec`, which no real network reaches)."""
+    wanted = 'a positive integer' if low == 1 else f'an integer >= {low}'
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f'{text!r} is not an integer; give {wanted}') from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f'must be {wanted}, got {text!r}')
+        if value > high:
+            raise argparse.ArgumentTypeError(
+                f'{value} is above the limit {high}'
+                f'{" " + what if what else ""} (no real network reaches it)')
+        return value
+
+    convert.__name__ = 'integer'
+    return convert
+
+
+def _budget(kind: str) -> Callable[[str], float]:
+    """An argparse ``type`` for a budget: the library's own parser
+    (:func:`mmdeepmad.design.units.parse_budget`), so the command line and
+    ``design(flops='4.13G')`` accept and refuse the same values."""
+
+    def convert(text: str) -> float:
+        try:
+            return parse_budget(kind, text, name='')
+        except UnitError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = kind
+    return convert
+
+
+def _alpha(text: str) -> Tuple[float, ...]:
+    """Guideline 1's weights: the list parser, then the library's check
+    (none negative, at least one positive)."""
+    values = _typed(parse_float_list)(text)
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'{text!r} is not an integer; give a positive integer') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f'must be a positive integer, got {text!r}')
-    return value
+        return check_alpha(values, name=None)
+    except UnitError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _non_negative_float(text: str) -> float:
@@ -108,25 +156,17 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'{text!r} is not an integer; give 0 or a positive integer'
-        ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f'must be 0 or a positive integer, got {text!r}')
-    return value
-
-
 def _kernels(text: str) -> Tuple[int, ...]:
     values = _typed(parse_int_list, minimum=1)(text)
     even = [k for k in values if k % 2 == 0]
     if even:
         raise argparse.ArgumentTypeError(
             f'entry {even[0]} is even; kernels must be odd, e.g. 3,5')
+    large = [k for k in values if k > MAX_KERNEL]
+    if large:
+        raise argparse.ArgumentTypeError(
+            f'entry {large[0]} is above the limit {MAX_KERNEL} (no real '
+            'network reaches it)')
     return values
 
 
@@ -146,12 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
         'DeepMAD-R50: 4.13G, 25.55M, 0.3)')
     budgets.add_argument(
         '--flops',
-        type=_typed(parse_count, 'flops'),
+        type=_budget('flops'),
         metavar='N',
         help='FLOPs budget, e.g. 4.13G, 4130M or 4.13e9')
     budgets.add_argument(
         '--params',
-        type=_typed(parse_count, 'params'),
+        type=_budget('params'),
         metavar='N',
         help='params budget, e.g. 25.55M')
     budgets.add_argument(
@@ -169,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f'block family: {", ".join(BLOCKS)} (default bottleneck)')
     space.add_argument(
         '--resolution',
-        type=_positive_int,
+        type=_bounded_int(1, MAX_RESOLUTION, 'pixels'),
         metavar='PX',
         help='input side in pixels (default 224)')
     space.add_argument(
@@ -181,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         'counts); default paper (with --evaluate: the file\'s, else paper)')
     space.add_argument(
         '--stages',
-        type=_positive_int,
+        type=_bounded_int(1, MAX_STAGES, 'stages'),
         metavar='M',
         help='number of stages (default 5)')
     space.add_argument(
@@ -197,23 +237,23 @@ def build_parser() -> argparse.ArgumentParser:
         help='allowed kernel sizes, e.g. 3,5 (default: the family\'s)')
     space.add_argument(
         '--width-multiple',
-        type=_positive_int,
+        type=_bounded_int(1, MAX_CHANNELS, 'channels'),
         metavar='N',
         help='channels are multiples of N (default 8)')
     space.add_argument(
         '--max-depth',
-        type=_positive_int,
+        type=_bounded_int(1, MAX_DEPTH, 'units per stage'),
         metavar='N',
         help='at most N units per stage')
     space.add_argument(
         '--head-channels',
-        type=_non_negative_int,
+        type=_bounded_int(0, MAX_CHANNELS, 'channels'),
         metavar='N',
         help='width of the final 1x1 head conv (0: none; default: the '
         'family\'s, 1792 for mbv2 families, none otherwise)')
     space.add_argument(
         '--alpha',
-        type=_typed(parse_float_list),
+        type=_alpha,
         metavar='A,A,...',
         help='Guideline 1 stage weights (default 1,...,1,8)')
     space.add_argument(
@@ -225,12 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
     outputs.add_argument(
         '--out',
         metavar='FILE',
-        help=f'arch JSON to write (default {DEFAULT_DIR}/<name>.json; with '
-        '--evaluate only when given)')
+        help=f'arch JSON to write (default {DEFAULT_DIR}/<name>.json; a '
+        'folder ending in / writes <folder>/<name>.json; with --evaluate '
+        'only when given)')
     outputs.add_argument(
         '--name',
-        help='name stored in the arch JSON (default: from the '
-        'budgets, or deepmad-r50)')
+        help='name stored in the arch JSON (default: from the budgets, or '
+        'deepmad-r50 for the paper\'s budget, ending with the convention: '
+        'deepmad-r50-paper)')
     outputs.add_argument(
         '--export-tinynas',
         metavar='FILE',
@@ -261,8 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
         'list, detected) without solving; budgets are optional')
     parser.add_argument(
         '--index',
-        type=int,
-        default=0,
+        type=_bounded_int(0, sys.maxsize),
         metavar='I',
         help='with --evaluate: which structure of a TinyNAS file holding '
         'several (default 0)')
@@ -275,11 +316,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     input)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
-        args.command = design_command(argv)
-        if args.evaluate is not None:
-            return run_evaluate(args)
-        return run_design(args)
+        with interrupts_raise():
+            args = build_parser().parse_args(argv)
+            args.command = design_command(argv)
+            if args.evaluate is not None:
+                return run_evaluate(args)
+            if args.index is not None:
+                raise CLIError('argument --index: only with --evaluate (it '
+                               'picks one structure of a TinyNAS file)')
+            return run_design(args)
     except SystemExit as done:  # --help
         return done.code if isinstance(done.code, int) else EXIT_USAGE
     except OutputError as error:
@@ -289,6 +334,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except CLIError as error:
         print(f'{PROG}: error: {error}', file=sys.stderr, flush=True)
         return error.code
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM
+        return interrupted(interrupt)
+
+
+def interrupted(interrupt: KeyboardInterrupt) -> int:
+    """The one line and the exit status of an interrupted run."""
+    signum = getattr(interrupt, 'signum', signal.SIGINT)
+    written = getattr(interrupt, 'written', ())
+    what = 'interrupted' if signum == signal.SIGINT else (
+        f'stopped by {signal.Signals(signum).name}')
+    if written:
+        state = (f'the outputs had all been written ({", ".join(written)})')
+    else:
+        state = 'nothing written; existing outputs are unchanged'
+    try:
+        print(f'{PROG}: {what}; {state}', file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # pragma: no cover - stderr is gone
+        pass
+    return EXIT_SIGNAL_BASE + int(signum)
 
 
 def design_command(argv: Sequence[str]) -> str:
@@ -366,17 +430,23 @@ def _design_options(args) -> Dict[str, object]:
         preset and not shaped and block == DEFAULT_DESIGN['block']
         and resolution == DEFAULT_DESIGN['resolution'])
     if args.name is not None:
-        name = args.name
-    elif preset:
-        name = 'deepmad-r50'
+        if not args.name.strip():
+            raise CLIError('argument --name: empty; give a name, e.g. my-r50')
+        base, suffix = args.name, ''
     else:
-        name = f'{block}-{format_compact(flops)}-{format_compact(params)}'
-        if len(rhos) == 1:
-            name += f'-{rho_tag(rhos[0])}'
-        if resolution != 224:
-            name += f'-{resolution}px'
-    if args.name is None and convention != 'paper':
-        name += f'-{convention}'
+        # a name made up here always ends with its convention: the paper's
+        # DeepMAD-R50 budget is deepmad-r50-paper, never the preset's
+        # deepmad-r50 (a tinynas-convention design)
+        if preset:
+            base = 'deepmad-r50'
+        else:
+            base = (f'{block}-{format_compact(flops)}-'
+                    f'{format_compact(params)}')
+            if len(rhos) == 1:
+                base += f'-{rho_tag(rhos[0])}'
+            if resolution != 224:
+                base += f'-{resolution}px'
+        suffix = f'-{convention}'
     return dict(
         block=block,
         flops=flops,
@@ -385,7 +455,17 @@ def _design_options(args) -> Dict[str, object]:
         resolution=resolution,
         convention=convention,
         stages=stages,
-        name=name)
+        name=base + suffix,
+        name_base=base,
+        name_suffix=suffix)
+
+
+def _member_name(options: Dict[str, object], rho: float, sweep: bool) -> str:
+    """The network's name; in a sweep the rho tag goes before the convention
+    of a made-up name (``bottleneck-4.13G-25.55M-rho0.1-paper``)."""
+    if not sweep:
+        return str(options['name'])
+    return f'{options["name_base"]}-{rho_tag(rho)}{options["name_suffix"]}'
 
 
 def _check_out_indices(indices: Sequence[int], stages: int) -> None:
@@ -399,16 +479,38 @@ def _check_out_indices(indices: Sequence[int], stages: int) -> None:
 
 
 def _check_paths(paths: Sequence[str]) -> None:
-    """Every output its own file, none a directory (checked before solving)."""
+    """Every output its own file, none a directory, each where a file can be
+    created (checked before solving; :func:`.outputs.check_target`)."""
     seen = set()
     for path in paths:
-        if os.path.isdir(path):
-            raise CLIError(f'output {path} is a directory; give a file name')
+        try:
+            check_target(path)
+        except OutputError as error:
+            raise CLIError(str(error)) from None
         key = os.path.abspath(path)
         if key in seen:
             raise CLIError(f'output {path} is named twice; give each output '
                            '(--out, --plot, --export-tinynas) its own file')
         seen.add(key)
+
+
+def _is_folder(path: str) -> bool:
+    """``--out DIR/``: a trailing separator names a folder."""
+    return path.endswith(('/', os.sep))
+
+
+def _check_empty(args) -> None:
+    for flag, value in (('--out', args.out), ('--plot', args.plot),
+                        ('--export-tinynas', args.export_tinynas)):
+        if value is not None and not value.strip():
+            raise CLIError(f'argument {flag}: empty; give a file name' +
+                           (', or a folder ending in / to write <name>.json '
+                            'into' if flag == '--out' else ''))
+    for flag, value in (('--plot', args.plot), ('--export-tinynas',
+                                                args.export_tinynas)):
+        if value is not None and _is_folder(value):
+            raise CLIError(f'argument {flag}: {value} ends in /, a folder; '
+                           'give a file name')
 
 
 def _safe_name(name: str) -> str:
@@ -422,31 +524,45 @@ def _with_tag(path: str, tag: str) -> str:
 
 
 def run_design(args) -> int:
+    _check_empty(args)
     options = _design_options(args)
     progress = _Progress(args.quiet)
-    out = args.out or os.path.join(DEFAULT_DIR,
-                                   _safe_name(options['name']) + '.json')
     rhos = options['rhos']
     sweep = len(rhos) > 1
     if args.no_plot and args.plot:
         raise CLIError('--plot and --no-plot contradict each other; give one')
+    folder = DEFAULT_DIR
+    out = None
+    if args.out is not None:
+        if _is_folder(args.out):
+            folder = args.out
+        else:
+            out = args.out
+    names = {rho: _member_name(options, rho, sweep) for rho in rhos}
+
+    def json_path(rho: float) -> str:
+        if out is None:
+            return os.path.join(folder, _safe_name(names[rho]) + '.json')
+        return _with_tag(out, rho_tag(rho)) if sweep else out
+
     planned = []
     for rho in rhos:
-        tag = rho_tag(rho)
-        planned.append(_with_tag(out, tag) if sweep else out)
+        planned.append(json_path(rho))
         if args.export_tinynas:
             planned.append(
-                _with_tag(args.export_tinynas, tag) if sweep else args.
-                export_tinynas)
+                _with_tag(args.export_tinynas, rho_tag(rho)
+                          ) if sweep else args.export_tinynas)
     if not args.no_plot:
+        base = out or os.path.join(folder,
+                                   _safe_name(str(options['name'])) + '.json')
         planned.append(
-            args.plot or os.path.splitext(out)[0] +
+            args.plot or os.path.splitext(base)[0] +
             ('-rho-sweep.png' if sweep else '.png'))
     _check_paths(planned)
 
     from mmdeepmad.arch.spec import SpecError
     try:
-        from mmdeepmad.design.api import design
+        from mmdeepmad.design.api import design, make_space
         from mmdeepmad.design.solver import InfeasibleBudgetError
     except ImportError as error:  # pragma: no cover - environment problem
         raise CLIError(
@@ -455,6 +571,26 @@ def run_design(args) -> int:
     from mmdeepmad.conventions.budgets import Budgets
     from . import fragment, plots, report
 
+    space_options = dict(
+        block=options['block'],
+        convention=options['convention'],
+        resolution=options['resolution'],
+        stages=options['stages'],
+        strides=args.strides,
+        kernels=args.kernels,
+        width_multiple=(args.width_multiple
+                        or DEFAULT_DESIGN['width_multiple']),
+        max_depth=args.max_depth,
+        head_channels=args.head_channels)
+    try:  # the space's own checks (e.g. the resolution rule), before solving
+        space = make_space(**space_options)
+    except (SpecError, ValueError) as error:
+        raise CLIError(_as_flags(str(error))) from None
+    warning = _one_pixel_warning(options['resolution'], space.stem_stride,
+                                 space.strides)
+    if warning:
+        print(f'{PROG}: warning: {warning}', file=sys.stderr, flush=True)
+
     outputs = AtomicOutputs()
     points = []
     printed = []
@@ -462,7 +598,7 @@ def run_design(args) -> int:
         budgets = Budgets(
             flops=options['flops'], params=options['params'], rho=rho)
         tag = rho_tag(rho)
-        name = f'{options["name"]}-{tag}' if sweep else options['name']
+        name = names[rho]
         progress.prefix = f'[{tag}] ' if sweep else ''
         progress(f'designing {name}: {options["block"]} blocks, FLOPs <= '
                  f'{format_compact(budgets.flops)}, params <= '
@@ -471,38 +607,29 @@ def run_design(args) -> int:
                  f'{options["convention"]} convention')
         try:
             result = design(
-                block=options['block'],
                 flops=budgets.flops,
                 params=budgets.params,
                 rho=rho,
-                resolution=options['resolution'],
-                convention=options['convention'],
                 alpha=args.alpha,
                 beta=args.beta if args.beta is not None else DEFAULT_BETA,
-                stages=options['stages'],
-                strides=args.strides,
-                kernels=args.kernels,
-                width_multiple=(args.width_multiple
-                                or DEFAULT_DESIGN['width_multiple']),
-                max_depth=args.max_depth,
-                head_channels=args.head_channels,
                 name=name,
                 command=args.command,
-                progress=progress)
+                progress=progress,
+                **space_options)
         except InfeasibleBudgetError as error:
             raise CLIError(
                 error.describe(_advise_flag) +
                 (f' (at rho {rho:g})' if sweep else ''),
                 EXIT_INFEASIBLE) from None
         except (SpecError, ValueError) as error:
-            raise CLIError(str(error)) from None
+            raise CLIError(_as_flags(str(error))) from None
         except AssertionError as error:  # the library's own verification
             raise CLIError(f'{error}; nothing written',
                            EXIT_INFEASIBLE) from None
         evaluation = result.evaluation
         progress(f'done in {result.solve_time:.2f} s; verified by exact '
                  'count')
-        path = _with_tag(out, tag) if sweep else out
+        path = json_path(rho)
         outputs.add(path, result.spec.to_json().encode('utf-8'))
         if args.export_tinynas:
             export = (
@@ -535,17 +662,61 @@ def run_design(args) -> int:
         if not args.no_plot:
             progress('drawing the sweep plot')
             outputs.add(planned[-1], plots.render_sweep_plot(points))
-    written = outputs.commit()
-    sys.stdout.write('\n'.join(printed) + '\n')
-    for path in written:
-        print(f'wrote {path}')
-    sys.stdout.flush()
+    _print_written('\n'.join(printed) + '\n', outputs.commit())
     return EXIT_OK
 
 
+def _print_written(text: str, written: Sequence[str]) -> None:
+    """The report and the files written; an interrupt now says that the
+    outputs are in place."""
+    try:
+        sys.stdout.write(text)
+        for path in written:
+            print(f'wrote {path}')
+        sys.stdout.flush()
+    except KeyboardInterrupt as interrupt:
+        raise Interrupted(
+            getattr(interrupt, 'signum', signal.SIGINT), written) from None
+
+
+#: The library's option names in its messages, and the flags that set them.
+_FLAGS = (('max_depth', '--max-depth'), ('head_channels', '--head-channels'),
+          ('width_multiple', '--width-multiple'), ('resolution',
+                                                   '--resolution'),
+          ('strides', '--strides'), ('stages', '--stages'),
+          ('kernels', '--kernels'), ('alpha', '--alpha'), ('beta', '--beta'))
+
+
+def _as_flags(message: str) -> str:
+    """A library message that starts with an option's name, worded with its
+    flag (``resolution 1 is smaller ...`` -> ``--resolution 1 is ...``)."""
+    for name, flag in _FLAGS:
+        if message.startswith(name + ' '):
+            return flag + message[len(name):]
+    return message
+
+
+def _one_pixel_warning(resolution: int, stem_stride: int,
+                       strides: Sequence[int]) -> str:
+    """A warning when two or more stages run on 1x1 feature maps (their
+    k x k convs see one pixel and padding); '' otherwise."""
+    from mmdeepmad.arch.spec import one_pixel_stages
+    flat = one_pixel_stages(resolution, stem_stride, strides)
+    if len(flat) < 2:
+        return ''
+    first, last = flat[0] + 1, flat[-1] + 1
+    return (f'stages {first}-{last} of {len(strides)} run on 1x1 feature '
+            f'maps at {resolution}x{resolution} input: their kernels see a '
+            'single pixel; give a larger --resolution or fewer stride-2 '
+            'stages')
+
+
 def _advise_flag(advice) -> str:
-    """The library's advice on a budget, worded as this command's flag."""
-    return f'use --{advice.budget} {advice.value} or more'
+    """The library's advice on a budget, worded as this command's flag: a
+    value the library checked by solving again (the solver is a local
+    search, so it promises that value, not every larger one)."""
+    return (f'use --{advice.budget} {advice.value}: checked, a design was '
+            'solved with it')
 
 
 def _add_tinynas(outputs: 'AtomicOutputs', spec, path: str) -> None:
@@ -572,6 +743,7 @@ def load_arch(path: str, index: int = 0, resolution: Optional[int] = None):
 
 
 def run_evaluate(args) -> int:
+    _check_empty(args)
     for flag, value in (('--block', args.block), ('--stages', args.stages),
                         ('--strides', args.strides),
                         ('--kernels', args.kernels), ('--width-multiple',
@@ -584,7 +756,7 @@ def run_evaluate(args) -> int:
     if args.rho is not None and len(args.rho) != 1:
         raise CLIError('argument --rho: --evaluate takes one rho budget, got '
                        f'{len(args.rho)}')
-    spec = load_arch(args.evaluate, args.index, args.resolution)
+    spec = load_arch(args.evaluate, args.index or 0, args.resolution)
     if args.name is not None:
         spec = spec.replace(name=args.name)
     meta = spec.meta if isinstance(spec.meta, dict) else {}
@@ -612,9 +784,18 @@ def run_evaluate(args) -> int:
     beta = args.beta
     if meta.get('convention') == convention:
         if alpha is None and isinstance(meta.get('alpha'), list):
-            alpha = tuple(meta['alpha'])
+            try:
+                alpha = check_alpha(meta['alpha'], name='meta.alpha')
+            except UnitError as error:
+                raise CLIError(f'--evaluate {args.evaluate}: {error}; fix '
+                               'the file or give --alpha') from None
         if beta is None and isinstance(meta.get('beta'), (int, float)):
             beta = float(meta['beta'])
+            if not math.isfinite(beta) or beta < 0:
+                raise CLIError(f'--evaluate {args.evaluate}: meta.beta '
+                               f'{meta["beta"]!r} must be a finite, '
+                               'non-negative number; fix the file or give '
+                               '--beta')
     beta = DEFAULT_BETA if beta is None else beta
     if args.out_indices is not None:
         _check_out_indices(args.out_indices, spec.num_stages)
@@ -628,24 +809,25 @@ def run_evaluate(args) -> int:
         budgets,
         title=f'evaluated {args.evaluate} (no solve; {convention} '
         f'convention){source}')
+    out = args.out
+    if out is not None and _is_folder(out):
+        stem = spec.name or os.path.splitext(os.path.basename(
+            args.evaluate))[0]
+        out = os.path.join(out, _safe_name(stem) + '.json')
     _check_paths([
-        p for p in (args.out, args.export_tinynas,
+        p for p in (out, args.export_tinynas,
                     None if args.no_plot else args.plot) if p
     ])
     outputs = AtomicOutputs()
-    if args.out:
-        outputs.add(args.out, spec.to_json().encode('utf-8'))
+    if out:
+        outputs.add(out, spec.to_json().encode('utf-8'))
     if args.export_tinynas:
         _add_tinynas(outputs, spec, args.export_tinynas)
     if args.plot and not args.no_plot:
         outputs.add(args.plot, plots.render_design_plot(evaluation, budgets))
-    snippet = fragment.config_fragment(spec, args.out or args.evaluate,
+    snippet = fragment.config_fragment(spec, out or args.evaluate,
                                        args.out_indices)
-    written = outputs.commit()
-    sys.stdout.write(text + '\n' + snippet)
-    for path in written:
-        print(f'wrote {path}')
-    sys.stdout.flush()
+    _print_written(text + '\n' + snippet, outputs.commit())
     return EXIT_OK
 
 

@@ -9,11 +9,15 @@
 Standard library only; nothing here imports numpy or cvxpy.
 """
 from __future__ import annotations
+import math
+import statistics
+import sys
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from mmdeepmad.conventions import Evaluation, convention_text
 from mmdeepmad.conventions.budgets import Budgets
+from mmdeepmad.conventions.rules import penalised_stages
 from mmdeepmad.design.units import format_compact, format_count, format_exact
 
 
@@ -118,9 +122,54 @@ def objective_lines(evaluation: Evaluation) -> List[str]:
     width = max(len(entropy), len(penalty), len(score))
     return [
         f'{entropy:<{width}}  {evaluation.entropy:.6f}',
-        f'{penalty:<{width}}  {evaluation.penalty:.6f}',
+        f'{penalty:<{width}}  {penalty_text(evaluation)}',
         f'{score:<{width}}  {evaluation.score:.6f}',
     ]
+
+
+def depth_spread(evaluation: Evaluation) -> Optional[Tuple[str, float]]:
+    """What the depth penalty exponentiates: ``('Var(L)', value)`` (paper)
+    or ``('std(L)', value)`` (TinyNAS's rule) over the penalised stages;
+    None where the convention has no penalty for the spec."""
+    spec = evaluation.spec
+    try:
+        kept = penalised_stages(spec.stages[0].block, spec.num_stages,
+                                evaluation.convention)
+    except ValueError:
+        return None
+    depths = [spec.depths[i] for i in kept]
+    if not depths:
+        return None
+    if evaluation.convention == 'paper':
+        return 'Var(L)', statistics.pvariance(depths)
+    return 'std(L)', statistics.pstdev(depths)
+
+
+def penalty_text(evaluation: Evaluation) -> str:
+    """The penalty as printed; an infinite one (``beta * exp(Var L)`` above
+    the largest float, e.g. depths 72,1,4,5,6: Var(L) = 742.6) says why."""
+    value = evaluation.penalty
+    if math.isfinite(value):
+        return f'{value:.6f}'
+    spread = depth_spread(evaluation)
+    if spread is None:
+        return f'{value}'
+    name, amount = spread
+    cause = ('the stage depths are far apart'
+             if amount > math.log(sys.float_info.max) else 'beta is huge')
+    return (f'{value} ({name} = {amount:.4g}: {evaluation.beta:g} x '
+            f'exp({amount:.4g}) is beyond the largest float; {cause})')
+
+
+def one_pixel_note(evaluation: Evaluation) -> Optional[str]:
+    """A note when two or more stages run on 1x1 feature maps."""
+    spec = evaluation.spec
+    flat = spec.one_pixel_stages
+    if len(flat) < 2:
+        return None
+    return (f'stages {flat[0] + 1}-{flat[-1] + 1} run on 1x1 feature maps at '
+            f'{spec.resolution}x{spec.resolution} input '
+            f'({spec.down_sampling_text}): their kernels see a single pixel')
 
 
 def solver_lines(result) -> List[str]:
@@ -165,7 +214,14 @@ def format_report(evaluation: Evaluation,
     lines.append(f'counted in the {convention_text(evaluation.convention)}')
     lines.append('')
     lines.extend(objective_lines(evaluation))
-    for note in evaluation.notes:
+    notes = list(evaluation.notes)
+    flat = one_pixel_note(evaluation)
+    if flat:
+        notes.append(flat)
+    if not math.isfinite(evaluation.score):
+        notes.append('the score is -inf: the depth penalty overflows, so '
+                     'this network loses to any other')
+    for note in notes:
         lines.append(f'note: {note}')
     if result is not None:
         lines.extend(solver_lines(result))
