@@ -7,20 +7,27 @@ The library is chosen by the config's ``default_scope``. Examples::
     python tools/train.py configs/deepmad/deepmad-r18_8xb256-480e_in1k.py
     python tools/train.py configs/fcos_deepmad_r50.py --resume
     bash tools/dist_train.sh configs/fcos_deepmad_r50.py 8   # torchrun
+
+The config, ``--cfg-options`` keys, the data paths, the model and its
+pretrained checkpoint are checked before the Runner creates the work dir.
+An error prints one line (``train.py: error: ...``) and exits with 2 (bad
+input) or 1 (the run failed); Ctrl-C exits with 130; ``--debug`` shows the
+traceback instead.
 """
-import argparse
 import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmdeepmad.engine import launch  # noqa: E402
+from mmdeepmad.engine import cli  # noqa: E402
+
+PROG = 'train.py'
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Train a model from an mmdeepmad config.')
+    parser = cli.ArgumentParser(
+        prog=PROG, description='Train a model from an mmdeepmad config.')
     parser.add_argument('config', help='training config file')
     parser.add_argument(
         '--work-dir',
@@ -48,9 +55,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=launch.DictAction,
+        action=cli.DictAction,
         help='override config entries, e.g. '
-        'train_dataloader.batch_size=64 model.backbone.init_cfg=None')
+        'train_dataloader.batch_size=64 model.backbone.init_cfg=None; '
+        'each key must exist in the config (+KEY=VALUE adds a new one)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -63,28 +71,69 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def prepare(args):
+    """The config of the run, checked: everything a user can get wrong
+    fails here, before the Runner creates the work dir."""
+    from mmdeepmad.engine import check_pretrained, launch
+    from mmdeepmad.engine.config_check import check_data
+    from mmdeepmad.engine.model_check import check_model
     cfg = launch.load_config(args.config, args.cfg_options)
-    launch.register_scope(cfg)
+    scope = launch.register_scope(cfg)
     cfg.launcher = args.launcher
     launch.default_work_dir(cfg, args.config, args.work_dir)
     launch.use_amp_when_possible(cfg, args.amp)
-    launch.init_cpu_distributed(cfg)
     if args.auto_scale_lr:
         launch.enable_auto_scale_lr(cfg)
     if args.no_validate:
         launch.disable_validation(cfg)
     launch.set_resume(cfg, args.resume)
-    # fail now, not after the datasets are built, if a file is missing
-    from mmdeepmad.engine import MissingPretrainedError, check_pretrained
-    try:
-        check_pretrained(cfg.get('model', {}), prefix='model')
-    except MissingPretrainedError as error:
-        raise SystemExit(f'error: {error}') from None
+    # a missing pretrained file, missing data, a model that cannot be built
+    # or a pretrained checkpoint that does not fit it
+    check_pretrained(cfg.get('model', {}), prefix='model')
+    check_data(cfg, ('train_dataloader', 'val_dataloader'))
+    launch.init_cpu_distributed(cfg)
+    check_model(cfg, scope)
+    return cfg
 
-    runner = launch.build_runner(cfg)
-    runner.train()
+
+def train(cfg):
+    """Build the Runner and its datasets (removing what it created if that
+    fails), then train."""
+    import torch
+
+    from mmdeepmad.engine import launch
+    from mmdeepmad.engine.errors import Interrupted, RunFailure, ToolError
+    from mmdeepmad.engine.run_dir import RunDirGuard, build_loops
+    guard = RunDirGuard(cfg.work_dir)
+    try:
+        runner = launch.build_runner(cfg)
+        build_loops(runner, ('train_loop', 'val_loop'))
+    except (ToolError, KeyboardInterrupt):
+        guard.clean()
+        raise
+    try:
+        return runner.train()
+    except ToolError:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f'interrupted; the run so far is in {runner.work_dir} (continue '
+            'it with --resume)') from None
+    except (FileNotFoundError, MemoryError,
+            torch.cuda.OutOfMemoryError) as error:
+        raise RunFailure(
+            f'training stopped: {type(error).__name__}: {error} (logs in '
+            f'{runner.log_dir})') from error
+
+
+def run(argv=None):
+    args = parse_args(argv)
+    cfg = prepare(args)
+    return train(cfg)
+
+
+def main(argv=None):
+    return cli.run_tool(PROG, run, argv)
 
 
 if __name__ == '__main__':

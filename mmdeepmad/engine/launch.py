@@ -4,13 +4,18 @@
 One entry for the four libraries: the config's ``default_scope`` (mmpretrain,
 mmdet, mmseg or mmaction) decides which library's registries build it, and the
 library's modules are registered before the Runner is built.
+
+Every function raises :mod:`mmdeepmad.engine.errors` classes for what the
+user can fix, which the tools print as one message.
 """
 import importlib
 import logging
 import os.path as osp
 from typing import Optional
 
-from mmengine.config import DictAction  # noqa: F401  (for the tools)
+from .cli import DictAction  # noqa: F401  (for the tools)
+from .errors import (ArgumentError, ConfigError, EnvironmentFailure,
+                     MissingFileError)
 
 #: default_scope -> modules whose import registers that library's modules
 SCOPE_MODULES = {
@@ -23,15 +28,13 @@ SCOPE_MODULES = {
 
 def load_config(path: str, cfg_options: Optional[dict] = None):
     """Read a config (``mmdeepmad`` is imported first so its compatibility
-    fixes apply) and merge ``--cfg-options``."""
-    from mmengine.config import Config
-
+    fixes apply) and merge ``--cfg-options``: every key must exist in the
+    config, except keys written ``+key`` (see
+    :mod:`mmdeepmad.engine.config_check`)."""
     import mmdeepmad  # noqa: F401  (compat fixes, lazy registration)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file {path!r} does not exist')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    from .config_check import apply_cfg_options, read_config
+    cfg = read_config(path)
+    apply_cfg_options(cfg, cfg_options)
     return cfg
 
 
@@ -39,15 +42,21 @@ def register_scope(cfg) -> str:
     """Register the modules of the config's library; return its scope."""
     scope = cfg.get('default_scope', None)
     if scope is None:
-        raise ValueError(
+        raise ConfigError(
             'the config sets no `default_scope`; set it to one of '
             f'{sorted(SCOPE_MODULES)} (configs that inherit a library base '
             'get it from there)')
     if scope not in SCOPE_MODULES:
-        raise ValueError(f'default_scope {scope!r} is not one of '
-                         f'{sorted(SCOPE_MODULES)}')
+        raise ConfigError(f'default_scope {scope!r} is not one of '
+                          f'{sorted(SCOPE_MODULES)}')
     module, function = SCOPE_MODULES[scope]
-    getattr(importlib.import_module(module), function)(init_default_scope=True)
+    try:
+        library = importlib.import_module(module)
+    except ImportError as error:
+        raise EnvironmentFailure(
+            f'the config is for {scope} (default_scope), which cannot be '
+            f'imported: {error}') from error
+    getattr(library, function)(init_default_scope=True)
     return scope
 
 
@@ -117,7 +126,7 @@ def set_resume(cfg, resume: Optional[str]) -> None:
         cfg.load_from = None
     elif resume is not None:
         if not osp.isfile(resume):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'--resume {resume!r}: no such checkpoint file')
         cfg.resume = True
         cfg.load_from = resume
@@ -127,7 +136,7 @@ def enable_auto_scale_lr(cfg) -> None:
     """Scale the learning rate by ``real batch / base_batch_size``."""
     auto_scale_lr = cfg.get('auto_scale_lr', None)
     if not auto_scale_lr or 'base_batch_size' not in auto_scale_lr:
-        raise ValueError(
+        raise ConfigError(
             '--auto-scale-lr needs `auto_scale_lr = dict(base_batch_size=N)` '
             'in the config (N: the total batch size the lr is tuned for)')
     auto_scale_lr.enable = True
@@ -162,7 +171,7 @@ def drop_pretrained(cfg) -> None:
 def add_dump_results(cfg, out: str) -> None:
     """Also write the raw test predictions to ``out`` (a .pkl file)."""
     if not out.endswith(('.pkl', '.pickle')):
-        raise ValueError(f'--out {out!r}: the file must end with .pkl')
+        raise ArgumentError(f'--out {out!r}: the file must end with .pkl')
     evaluator = cfg.test_evaluator
     evaluators = list(evaluator) if isinstance(evaluator, (list, tuple)) \
         else [evaluator]

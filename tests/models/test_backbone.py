@@ -1,6 +1,8 @@
 # Copyright (c) mmdeepmad authors. All rights reserved.
 """DeepMAD speaks the OpenMMLab backbone vocabulary: each argument does what
 mmpretrain's ResNet/RegNet make users expect."""
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from mmcv.cnn.bricks import DropPath
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdeepmad.conventions.counters import count
+from mmdeepmad.engine.errors import CheckpointMismatchError, ConfigError
 from mmdeepmad.models import DeepMAD, DeepMADForMMAction
 from .deepmad_specs import num_params, tiny_spec
 
@@ -259,3 +262,144 @@ def test_mmaction_flavour_returns_a_tensor_for_one_output():
         tiny_spec(), out_indices=(3, 4))(
             torch.rand(2, 3, 32, 32))
     assert isinstance(outs, tuple) and len(outs) == 2
+
+
+# ---- pretrained loading is strict -------------------------------------------
+def _save_classifier(path, backbone, prefix='backbone.'):
+    """A classifier-like checkpoint: the backbone under ``prefix`` and a
+    head tensor next to it."""
+    state_dict = {f'{prefix}{k}': v for k, v in backbone.state_dict().items()}
+    state_dict['head.fc.weight'] = torch.zeros(3, 32)
+    torch.save({'state_dict': state_dict}, path)
+    return str(path)
+
+
+def _randomised(model):
+    for param in model.parameters():
+        nn.init.normal_(param)
+    return model
+
+
+def _pretrained(spec, checkpoint, **kwargs):
+    return DeepMAD(
+        spec,
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint, **kwargs))
+
+
+class _Records(logging.Handler):
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_pretrained_of_another_arch_is_refused(tmp_path):
+    """mmengine's PretrainedInit would copy the 70 tensors whose names and
+    shapes agree and log a warning; the backbone refuses and copies none."""
+    source = _randomised(DeepMAD(tiny_spec('basic')))
+    checkpoint = _save_classifier(tmp_path / 'basic.pth', source)
+    model = _pretrained(
+        tiny_spec('bottleneck'), checkpoint, prefix='backbone.')
+    with pytest.raises(CheckpointMismatchError) as error:
+        model.init_weights()
+    assert str(error.value).splitlines() == [
+        f"checkpoint {checkpoint!r} (tensors under 'backbone.') does not "
+        "fit DeepMAD(arch='tiny-bottleneck') (70 of its 180 tensors would "
+        'load):',
+        "  missing from the checkpoint (60 of the model's 180): "
+        'stage1.0.conv3.conv.weight, stage1.0.conv3.bn.weight, '
+        'stage1.0.conv3.bn.bias, ... (57 more)',
+        '  another shape (50): stage1.0.conv1.conv.weight (checkpoint '
+        '8x8x3x3, model 8x8x1x1), stage1.1.conv1.conv.weight (checkpoint '
+        '8x8x3x3, model 8x8x1x1), stage2.0.conv1.conv.weight (checkpoint '
+        '8x8x3x3, model 8x8x1x1), ... (47 more)',
+        'To load only the tensors that fit, add strict=False to the '
+        'Pretrained init_cfg (e.g. --cfg-options '
+        '+model.backbone.init_cfg.strict=False).',
+    ]
+    # nothing was half-loaded: the stem (same name and shape) kept its init
+    assert not torch.equal(model.stem.conv.weight, source.stem.conv.weight)
+
+
+def test_pretrained_unexpected_keys_are_refused(tmp_path):
+    source = _randomised(DeepMAD(tiny_spec('bottleneck', head_conv=True)))
+    checkpoint = _save_classifier(tmp_path / 'head_conv.pth', source)
+    model = _pretrained(
+        tiny_spec('bottleneck'), checkpoint, prefix='backbone.')
+    with pytest.raises(CheckpointMismatchError) as error:
+        model.init_weights()
+    assert '(180 of its 180 tensors would load)' in str(error.value)
+    assert '  not in the model (6): head_conv.conv.weight, ' \
+        'head_conv.bn.weight, head_conv.bn.bias, ... (3 more)' in \
+        str(error.value).splitlines()
+
+
+def test_pretrained_strict_false_loads_what_fits_with_a_warning(tmp_path):
+    from mmengine.logging import MMLogger
+    source = _randomised(DeepMAD(tiny_spec('basic')))
+    checkpoint = _save_classifier(tmp_path / 'basic.pth', source)
+    model = _pretrained(
+        tiny_spec('bottleneck'), checkpoint, prefix='backbone.', strict=False)
+    records = _Records()
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(records)
+    try:
+        model.init_weights()
+    finally:
+        logger.removeHandler(records)
+    assert torch.equal(model.stem.conv.weight, source.stem.conv.weight)
+    assert model.stage1[0].conv1.conv.weight.shape != \
+        source.stage1[0].conv1.conv.weight.shape
+    assert len(records.messages) == 1
+    assert records.messages[0].startswith(
+        "DeepMAD(arch='tiny-bottleneck'): strict=False, loaded 70 of 180 "
+        f"tensors from checkpoint {checkpoint!r} (tensors under "
+        "'backbone.'); missing from the checkpoint (60 of the model's 180): ")
+
+
+def test_pretrained_without_prefix_names_the_prefix(tmp_path):
+    source = DeepMAD(tiny_spec('mbv2'))
+    checkpoint = _save_classifier(tmp_path / 'classifier.pth', source)
+    model = _pretrained(tiny_spec('mbv2'), checkpoint)
+    with pytest.raises(CheckpointMismatchError) as error:
+        model.init_weights()
+    assert "(the checkpoint has these tensors under 'backbone.': load " \
+        "them with prefix='backbone.')" in str(error.value).splitlines()
+
+
+def test_pretrained_prefix_the_checkpoint_lacks(tmp_path):
+    source = DeepMAD(tiny_spec('mbv2'))
+    checkpoint = _save_classifier(tmp_path / 'raw.pth', source, prefix='')
+    model = _pretrained(tiny_spec('mbv2'), checkpoint, prefix='backbone.')
+    with pytest.raises(CheckpointMismatchError) as error:
+        model.init_weights()
+    assert str(error.value).splitlines()[0] == (
+        f"checkpoint {checkpoint!r} (tensors under 'backbone.') does not fit "
+        "DeepMAD(arch='tiny-mbv2'): the checkpoint has no tensor under "
+        "'backbone.' (is it the right file, or is another prefix meant?).")
+
+
+def test_pretrained_without_bn_step_counters_loads(tmp_path):
+    """Converted releases have no ``num_batches_tracked``: not a misfit."""
+    source = _randomised(DeepMAD(tiny_spec('mbv2')))
+    state_dict = {
+        f'backbone.{k}': v
+        for k, v in source.state_dict().items()
+        if not k.endswith('num_batches_tracked')
+    }
+    torch.save({'state_dict': state_dict}, tmp_path / 'converted.pth')
+    model = _pretrained(
+        tiny_spec('mbv2'), str(tmp_path / 'converted.pth'), prefix='backbone.')
+    model.init_weights()
+    assert torch.equal(model.stem.conv.weight, source.stem.conv.weight)
+
+
+def test_pretrained_unknown_option_is_an_error(tmp_path):
+    checkpoint = _save_classifier(tmp_path / 'c.pth', DeepMAD(tiny_spec()))
+    model = _pretrained(
+        tiny_spec(), checkpoint, prefix='backbone.', stict=False)
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['stict'\]"):
+        model.init_weights()

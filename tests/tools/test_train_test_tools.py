@@ -80,18 +80,20 @@ def test_train_then_test(scope, tiny_data, tmp_path):
 
 
 def test_test_tool_refuses_a_missing_checkpoint(tmp_path):
+    missing = str(tmp_path / 'nothing.pth')
     result = subprocess.run([
         sys.executable,
         osp.join(REPO_ROOT, 'tools', 'test.py'),
-        osp.join(REPO_ROOT, CASES['mmpretrain'][0]),
-        str(tmp_path / 'nothing.pth')
+        osp.join(REPO_ROOT, CASES['mmpretrain'][0]), missing
     ],
+                            cwd=tmp_path,
                             capture_output=True,
                             text=True,
                             timeout=300)
-    assert result.returncode == 1
-    assert 'nothing.pth' in result.stderr and 'does not exist' in \
-        result.stderr
+    assert result.returncode == 2
+    assert result.stderr == (f'test.py: error: checkpoint {missing!r} does '
+                             'not exist\n')
+    assert not (tmp_path / 'work_dirs').exists()
 
 
 def test_get_flops_backbone_equals_the_counters(capsys):

@@ -16,21 +16,25 @@ Backbone"). Example::
 Default input shapes: the backbone's design resolution (classification),
 800 x 1333 (detection), 512 x 512 (segmentation), the config's training
 segments x 224 x 224 (action recognition); ``--shape H W`` overrides.
+
+Errors print one line (``get_flops.py: error: ...``, exit 2 for bad input,
+130 for Ctrl-C); ``--debug`` shows the traceback instead.
 """
-import argparse
 import os.path as osp
 import sys
 
 sys.path.insert(0,
                 osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmdeepmad.engine import launch  # noqa: E402
+from mmdeepmad.engine import cli  # noqa: E402
 
+PROG = 'get_flops.py'
 DEFAULT_SHAPES = {'mmdet': (800, 1333), 'mmseg': (512, 512)}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
+        prog=PROG,
         description='Count the parameters and FLOPs of a config\'s model.')
     parser.add_argument('config', help='config file')
     parser.add_argument(
@@ -42,8 +46,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=launch.DictAction,
-        help='override config entries')
+        action=cli.DictAction,
+        help='override config entries (each key must exist in the config; '
+        '+KEY=VALUE adds a new one)')
     return parser.parse_args(argv)
 
 
@@ -77,15 +82,16 @@ def count(module, inputs):
     return flops, parameter_count(module)['']
 
 
-def main(argv=None):
+def run(argv=None):
     args = parse_args(argv)
     import torch
-    from mmengine.registry import MODELS, DefaultScope
+
+    from mmdeepmad.engine import launch
+    from mmdeepmad.engine.model_check import build_model
     cfg = launch.load_config(args.config, args.cfg_options)
     scope = launch.register_scope(cfg)
     launch.drop_pretrained(cfg)
-    with DefaultScope.overwrite_default_scope(scope):
-        model = MODELS.build(cfg.model)
+    model = build_model(cfg, scope, quiet=True)
     inputs, shape = input_tensor(cfg, scope, model, args.shape)
 
     class Tensors(torch.nn.Module):
@@ -122,6 +128,10 @@ def main(argv=None):
         backbone_flops=backbone_flops,
         model_params=model_params,
         model_flops=model_flops)
+
+
+def main(argv=None):
+    return cli.run_tool(PROG, run, argv)
 
 
 if __name__ == '__main__':

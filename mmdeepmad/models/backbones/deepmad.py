@@ -15,7 +15,8 @@ from mmdeepmad.arch.layout import NetworkLayout, build_layout
 from mmdeepmad.arch.loader import list_presets, load_arch
 from mmdeepmad.arch.spec import ArchSpec
 from mmdeepmad.conventions.counters import count
-from mmdeepmad.engine.pretrained import check_pretrained
+from mmdeepmad.engine.pretrained import (check_pretrained, load_pretrained,
+                                         split_pretrained)
 from mmdeepmad.registry import MODELS
 from ..blocks import build_conv, build_unit
 from ..fusion import fuse_conv_bn
@@ -79,7 +80,14 @@ class DeepMAD(BaseModule):
         init_cfg (dict | list[dict], optional): initialization config. The
             default is Kaiming for convs and constant 1 / 0 for norms; use
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
-            to load a classifier's backbone.
+            to load a classifier's backbone. The checkpoint must fit: a
+            tensor of the backbone missing from it, a tensor it has that the
+            backbone lacks, or one of another shape (a checkpoint of another
+            arch) raises :class:`~mmdeepmad.engine.errors.
+            CheckpointMismatchError` naming them, where mmengine would load
+            what happens to match and only log a warning. Add
+            ``strict=False`` to the ``Pretrained`` dict to load the tensors
+            that fit (the rest keep their initialisation, with a warning).
 
     Attributes:
         arch_spec (ArchSpec): the spec that was built.
@@ -261,11 +269,7 @@ class DeepMAD(BaseModule):
         return self
 
     def _loads_pretrained(self) -> bool:
-        cfgs = self.init_cfg if isinstance(self.init_cfg,
-                                           list) else [self.init_cfg]
-        return any(
-            isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'
-            for cfg in cfgs)
+        return bool(split_pretrained(self.init_cfg)[0])
 
     def init_weights(self) -> None:
         # mmengine runs ``init_weights()`` of direct children after applying
@@ -275,13 +279,27 @@ class DeepMAD(BaseModule):
         for module in self.children():
             if isinstance(module, ConvModule):
                 module.is_init = True
-        if not self.is_init:
-            # a missing local file gets an error saying how to produce it
-            check_pretrained(
-                dict(arch=self.arch_name, init_cfg=self.init_cfg),
-                prefix='model.backbone')
-        super().init_weights()
-        if self.zero_init_residual and not self._loads_pretrained():
+        if self.is_init:
+            super().init_weights()  # mmengine warns about the second call
+            return
+        # a missing local file gets an error saying how to produce it
+        check_pretrained(
+            dict(arch=self.arch_name, init_cfg=self.init_cfg),
+            prefix='model.backbone')
+        # ``Pretrained`` is loaded here, strictly unless ``strict=False``
+        # (mmengine's PretrainedInit loads whatever matches), after the other
+        # initialisers, as mmengine orders them
+        pretrained, others = split_pretrained(self.init_cfg)
+        init_cfg = self.init_cfg
+        if pretrained:
+            self.init_cfg = others or None
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = init_cfg
+        for cfg in pretrained:
+            load_pretrained(self, cfg, key_path='model.backbone')
+        if self.zero_init_residual and not pretrained:
             for unit in self.units():
                 if unit.shortcut is not None and unit.last_conv.with_norm:
                     constant_init(unit.last_conv.norm, 0)
