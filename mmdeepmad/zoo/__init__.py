@@ -44,8 +44,13 @@ def write_zoo(files: Dict[str, str], out_dir: str) -> List[str]:
         path = osp.join(out_dir, rel)
         os.makedirs(osp.dirname(path) or '.', exist_ok=True)
         tmp = path + '.tmp'
-        with open(tmp, 'w', encoding='utf-8') as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        try:
+            with open(tmp, 'w', encoding='utf-8') as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            if osp.exists(tmp):
+                os.remove(tmp)
+            raise
         written.append(path)
     return written

@@ -11,7 +11,7 @@ from ..reference import tinynas_releases
 from .facts import (COMPARISON_BEGIN, COMPARISON_END, DESIGN_TIMES,
                     TINYNAS_DESIGN_TIME, TINYNAS_RELEASES,
                     TINYNAS_RELEASES_NOT_IN_REFERENCE, Progress, design_time)
-from .markdown import _fmt_row, _g, _m
+from .markdown import _fmt_row, _g, _m, _score
 
 
 def build_comparison(reference: Optional[str],
@@ -136,8 +136,12 @@ def build_comparison(reference: Optional[str],
     missing = ', '.join(
         f'`{release}` (vs `{preset}`)'
         for release, preset in TINYNAS_RELEASES_NOT_IN_REFERENCE.items())
-    w(f'Not compared: {missing} — released in TinyNAS\'s repository but not '
-      'in the reference data.\n')
+    w(f'Not here: {missing} — released in TinyNAS\'s repository but not '
+      'in the reference data (values TinyNAS\'s own code computed); they '
+      'are compared with our designs under [Same budgets]'
+      '(#same-budgets-the-official-network-and-our-design), with values '
+      'computed by `evaluate`, which reproduces TinyNAS\'s values for the '
+      'releases above.\n')
     w(f'{COMPARISON_END}\n')
     return out.getvalue()
 
@@ -149,11 +153,3 @@ def _times_source() -> str:
     with open(DESIGN_TIMES, encoding='utf-8') as f:
         record = json.load(f)
     return f"{record['machine']}, {record['date']}, {record['method']}"
-
-
-def _score(value: float, sign: bool = False) -> str:
-    """Scores span 1e4 to -1e33 under the paper's convention: plain below
-    1e7 in magnitude, scientific above."""
-    if abs(value) < 1e7:
-        return f'{value:+,.1f}' if sign else f'{value:,.1f}'
-    return f'{value:+.3e}' if sign else f'{value:.3e}'

@@ -8,7 +8,8 @@ from typing import Dict, List, Optional, Tuple
 
 from .facts import Progress
 
-_ARCH_RE = re.compile(r"""arch\s*=\s*['"](deepmad-[A-Za-z0-9_.-]+)['"]""")
+_ARCH_RE = re.compile(
+    r"""arch\s*=\s*['"]((?:tinynas-)?deepmad-[A-Za-z0-9_.-]+)['"]""")
 
 
 def _dataset_of(text: str) -> Optional[str]:
@@ -53,12 +54,15 @@ def _framework_of(model: dict, text: str) -> Tuple[Optional[str], str]:
 
 
 def discover_configs(root: str, progress: Progress = None) -> List[dict]:
-    """Every ``configs/**/*.py`` whose backbone ``arch`` is a preset.
+    """Every ``configs/**/*.py`` whose backbone ``arch`` is a preset (one of
+    our designs or an official network).
 
     Reads ``model.backbone.arch`` with mmengine's ``Config.fromfile``; when a
     config cannot be loaded, falls back to the text ``arch='deepmad-...'``.
     """
     from mmdeepmad.design.presets import PRESETS
+    from .facts import official_presets
+    known = set(PRESETS) | set(official_presets())
     found = []
     config_dir = osp.join(root, 'configs')
     paths = []
@@ -94,7 +98,7 @@ def discover_configs(root: str, progress: Progress = None) -> List[dict]:
                          'reading the arch from the text')
             match = _ARCH_RE.search(text)
             arch = match.group(1) if match else None
-        if not isinstance(arch, str) or arch not in PRESETS:
+        if not isinstance(arch, str) or arch not in known:
             continue
         task, framework = _framework_of(model, text)
         if task is None:

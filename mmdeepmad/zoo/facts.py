@@ -3,7 +3,7 @@
 from __future__ import annotations
 import hashlib
 import os.path as osp
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..reference import reference_path
 
@@ -24,29 +24,51 @@ FLOPS_CONVENTION = (
 RESULTS_SOURCE = ('reported in the DeepMAD paper ({table}); not reproduced '
                   'by mmdeepmad')
 
-#: preset -> (paper's ImageNet-1k top-1, where the paper reports it)
+#: the official networks (TinyNAS's released structures) are presets named
+#: ``tinynas-<our preset of the same budgets>`` (mmdeepmad/presets)
+OFFICIAL_PREFIX = 'tinynas-'
+#: their metafile collection
+OFFICIAL_COLLECTION = 'DeepMAD-TinyNAS'
+
+#: network -> (the paper's ImageNet-1k top-1, where the paper reports it).
+#: The paper's networks are the official ones: TinyNAS released them with
+#: these accuracies (its README, at 8ccaf88).
 PAPER_IMAGENET_TOP1: Dict[str, Tuple[float, str]] = {
-    'deepmad-r18': (77.7, 'Table 1'),
-    'deepmad-r34': (79.7, 'Table 1'),
-    'deepmad-r50': (80.6, 'Table 1'),
-    'deepmad-b0': (76.1, 'Table 2'),
-    'deepmad-mb': (72.3, 'Table 2'),
-    'deepmad-29m': (82.5, 'Table 3'),
-    'deepmad-29m-288': (82.8, 'Table 3, DeepMAD-29M*'),
-    'deepmad-50m': (83.9, 'Table 3'),
-    'deepmad-89m': (84.0, 'Table 3'),
+    'tinynas-deepmad-r18': (77.7, 'Table 1'),
+    'tinynas-deepmad-r34': (79.7, 'Table 1'),
+    'tinynas-deepmad-r50': (80.6, 'Table 1'),
+    'tinynas-deepmad-29m': (82.5, 'Table 3'),
+    'tinynas-deepmad-29m-288': (82.8, 'Table 3, DeepMAD-29M*'),
+    'tinynas-deepmad-50m': (83.9, 'Table 3'),
+    'tinynas-deepmad-89m': (84.0, 'Table 3'),
+}
+#: the paper's networks TinyNAS did not release (no structure to build):
+#: our preset of the same budgets -> (top-1, where, the paper's name)
+PAPER_UNRELEASED_TOP1: Dict[str, Tuple[float, str, str]] = {
+    'deepmad-b0': (76.1, 'Table 2', 'DeepMAD-B0'),
+    'deepmad-mb': (72.3, 'Table 2', 'DeepMAD-MB'),
 }
 
-#: (framework, preset, dataset) -> (metric, paper's value, where)
+#: (framework, network, dataset) -> (metric, paper's value, where); the
+#: paper's backbones are the official networks
 PAPER_DOWNSTREAM: Dict[Tuple[str, str, str], Tuple[str, float, str]] = {
-    ('FCOS', 'deepmad-r50', 'COCO'): ('box AP', 40.0, 'Table 4'),
-    ('GFL', 'deepmad-r50', 'COCO'): ('box AP', 44.9, 'Table 4, GFLV2'),
-    ('UperNet', 'deepmad-r50', 'ADE20K'): ('mIoU', 45.6, 'Table 5'),
-    ('UperNet', 'deepmad-29m-288', 'ADE20K'):
+    ('FCOS', 'tinynas-deepmad-r50', 'COCO'): ('box AP', 40.0, 'Table 4'),
+    ('GFL', 'tinynas-deepmad-r50', 'COCO'): ('box AP', 44.9, 'Table 4, GFLV2'),
+    ('UperNet', 'tinynas-deepmad-r50', 'ADE20K'): ('mIoU', 45.6, 'Table 5'),
+    ('UperNet', 'tinynas-deepmad-29m-288', 'ADE20K'):
     ('mIoU', 46.9, 'Table 5, DeepMAD-29M*'),
-    ('TSN', 'deepmad-r50', 'UCF101'): ('Top 1 Accuracy', 86.9, 'Table 6'),
-    ('TSN', 'deepmad-r50', 'Kinetics-400'):
+    ('TSN', 'tinynas-deepmad-r50', 'UCF101'):
+    ('Top 1 Accuracy', 86.9, 'Table 6'),
+    ('TSN', 'tinynas-deepmad-r50', 'Kinetics-400'):
     ('Top 1 Accuracy', 71.6, 'Table 6'),
+}
+
+#: downstream framework (metafile collection suffix) -> task key
+FRAMEWORK_TASKS = {
+    'FCOS': 'detection',
+    'GFL': 'detection',
+    'UperNet': 'segmentation',
+    'TSN': 'action',
 }
 
 TASKS = {
@@ -87,6 +109,35 @@ def design_time(preset: str) -> str:
     with open(DESIGN_TIMES, encoding='utf-8') as f:
         seconds = json.load(f)['seconds'].get(preset)
     return 'not measured' if seconds is None else f'{seconds:.1f} s ²'
+
+
+def official_presets() -> List[str]:
+    """The official networks shipped as presets, in the order of our presets
+    of the same budgets (then any other, sorted)."""
+    from mmdeepmad.arch.loader import list_presets
+    from mmdeepmad.design.presets import preset_names
+    shipped = [n for n in list_presets() if n.startswith(OFFICIAL_PREFIX)]
+    ordered = [
+        OFFICIAL_PREFIX + n for n in preset_names()
+        if OFFICIAL_PREFIX + n in shipped
+    ]
+    return ordered + sorted(set(shipped) - set(ordered))
+
+
+def is_official(name: str) -> bool:
+    return name.startswith(OFFICIAL_PREFIX)
+
+
+def same_budgets(name: str) -> Optional[str]:
+    """Our preset of an official network's budgets, or the official network
+    of our preset's (None when there is none)."""
+    from mmdeepmad.arch.loader import list_presets
+    from mmdeepmad.design.presets import PRESETS
+    if is_official(name):
+        ours = name[len(OFFICIAL_PREFIX):]
+        return ours if ours in PRESETS else None
+    official = OFFICIAL_PREFIX + name
+    return official if official in list_presets() else None
 
 
 COMPARISON_BEGIN = '<!-- tinynas-comparison:begin -->'

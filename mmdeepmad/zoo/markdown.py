@@ -4,10 +4,10 @@ from __future__ import annotations
 import io
 import os.path as osp
 import re
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
-from .facts import (FLOPS_CONVENTION, HEADER, PAPER_TITLE, PAPER_URL,
-                    TINYNAS_RELEASES, TINYNAS_RELEASES_NOT_IN_REFERENCE)
+from .facts import (FLOPS_CONVENTION, FRAMEWORK_TASKS, HEADER, PAPER_TITLE,
+                    PAPER_URL, TASKS)
 
 
 def _m(value: float) -> str:
@@ -33,19 +33,24 @@ def _load_models(files: Dict[str, str]) -> List[dict]:
     return models
 
 
-def _checkpoint_cell(model: dict, releases: Dict[str, str]) -> str:
+def _checkpoint_cell(model: dict) -> str:
     if model.get('Weights'):
         digest = model.get('Weights SHA256', '')
         return (f"`{osp.basename(model['Weights'])}` sha256 "
                 f'`{digest[:16]}…`' if digest else f"`{model['Weights']}`")
+    official = model['Metadata'].get('Official Weights')
+    if official:
+        return (f'convert the [official release]({official}) '
+                f"([below](#{_anchor(model['Name'])}))")
     if model.get('Config'):
         return f"train: `python tools/train.py {model['Config']}`"
-    text = 'none yet: no training config'
-    release = releases.get(model['Name'])
-    if release:
-        text += (f'; official weights exist for TinyNAS\'s {release} '
-                 '(a different structure), see notes')
-    return text
+    return 'none yet: no training config'
+
+
+def _anchor(name: str) -> str:
+    """The GitHub anchor of a bold ``**`name`**`` paragraph is not stable;
+    the official networks get explicit anchors."""
+    return f'get-{name}'
 
 
 def _paper_cell(model: dict) -> str:
@@ -62,16 +67,62 @@ def _paper_cell(model: dict) -> str:
                                if match else ' (paper)')
 
 
+def _downstream_paper_cell(model: dict) -> str:
+    if model.get('Results'):
+        return _paper_cell(model)
+    match = re.search(
+        r'the paper reports (.*) \((Table[^)]*)\) with the '
+        r'official network of the same budgets, (\S+);',
+        model.get('Results Source', ''))
+    if match:
+        value, table, official = match.groups()
+        return f'n/a (with `{official}`: {value}, paper {table})'
+    return 'n/a'
+
+
+def _bold_higher(a: float, b: float, text_a: str,
+                 text_b: str) -> Tuple[str, str]:
+    if a > b:
+        return f'**{text_a}**', text_b
+    if b > a:
+        return text_a, f'**{text_b}**'
+    return text_a, text_b
+
+
+def _score(value: float, sign: bool = False) -> str:
+    """Scores span 1e4 to -1e33 under the paper's convention: plain below
+    1e7 in magnitude, scientific above."""
+    if abs(value) < 1e7:
+        return f'{value:+,.1f}' if sign else f'{value:,.1f}'
+    return f'{value:+.3e}' if sign else f'{value:.3e}'
+
+
+def _budgets_cell(md: dict) -> str:
+    return (f"{_budget(md['Budget Parameters'], 1e6, 'M')} / "
+            f"{_g(md['Budget FLOPs'])} / {md['Budget rho']:g}")
+
+
+def _same_budgets_cell(model: dict, by_name: Dict[str, dict]) -> str:
+    """Our preset's column: the official network of its budgets."""
+    from .facts import PAPER_UNRELEASED_TOP1
+    paired = model['Metadata'].get('Same Budgets As')
+    if paired and paired in by_name:
+        return (f'`{paired}`: {_paper_cell(by_name[paired])}'.replace(
+            ' Top 1 Accuracy', ''))
+    if model['Name'] in PAPER_UNRELEASED_TOP1:
+        top1, table, paper_name = PAPER_UNRELEASED_TOP1[model['Name']]
+        return (f'not released (paper\'s {paper_name}: {top1}, {table})')
+    return 'none'
+
+
 def render_markdown(files: Dict[str, str], comparison: str) -> str:
-    from mmdeepmad.design.presets import preset_names
+    from .facts import COLLECTION, OFFICIAL_COLLECTION
     models = _load_models(files)
-    presets = [m for m in models if m['Name'] in set(preset_names())]
-    downstream = [m for m in models if m['Name'] not in set(preset_names())]
-    releases = {v: k for k, v in TINYNAS_RELEASES.items()}
-    releases.update({
-        v: k
-        for k, v in TINYNAS_RELEASES_NOT_IN_REFERENCE.items()
-    })
+    ours = [m for m in models if m['In Collection'] == COLLECTION]
+    official = [m for m in models if m['In Collection'] == OFFICIAL_COLLECTION]
+    imagenet = {m['Name'] for m in ours + official}
+    downstream = [m for m in models if m['Name'] not in imagenet]
+    by_name = {m['Name']: m for m in models}
     out = io.StringIO()
     w = out.write
     w('# mmdeepmad model zoo\n\n')
@@ -80,15 +131,23 @@ def render_markdown(files: Dict[str, str], comparison: str) -> str:
     w(f'Paper: [{PAPER_TITLE}]({PAPER_URL}) (CVPR 2023). Models are listed '
       'for `mim` in [model-index.yml](model-index.yml) '
       '(`mim search mmdeepmad`).\n\n')
-    w('Every model is a **design preset**: a budget solved by '
-      '`tools/design.py` and stored in `mmdeepmad/presets/<name>.json`. Use '
-      'one in any OpenMMLab config with '
-      "`backbone=dict(type='DeepMAD', arch='<name>')`.\n\n")
-    w('**Accuracies are the ones reported in the DeepMAD paper**, for the '
-      'paper\'s own (official TinyNAS) structures and training recipe; '
-      'mmdeepmad has not reproduced them, and its presets are new designs '
-      'for the same budgets, not the paper\'s networks.\n\n')
-    w('## ImageNet-1k presets\n\n')
+    w('Every backbone is a **preset**, an architecture file '
+      '`mmdeepmad/presets/<name>.json`; use one in any OpenMMLab config with '
+      "`backbone=dict(type='DeepMAD', arch='<name>')`. There are two kinds:"
+      '\n\n')
+    w('- **`deepmad-*`: mmdeepmad\'s own designs** for the paper\'s budgets, '
+      'each a budget solved by `tools/design.py` under the `tinynas` '
+      'convention. They are new networks, not the paper\'s, and mmdeepmad '
+      'has not trained them.\n')
+    w('- **`tinynas-deepmad-*`: the official DeepMAD networks**, the '
+      'structures TinyNAS (the authors\' code) released, converted. The '
+      'paper\'s accuracies are theirs, and their released ImageNet weights '
+      'convert to mmdeepmad checkpoints.\n\n')
+    w('**Accuracies are the ones reported in the DeepMAD paper**; mmdeepmad '
+      'has not reproduced them. They are listed on the official networks, '
+      'and next to our designs only as the figure of the official network '
+      'of the same budgets.\n\n')
+    w('## Our designs: ImageNet-1k presets\n\n')
     w('- **Params / FLOPs**: ' + FLOPS_CONVENTION + '.\n')
     w('- **Budgets** are the design problem (params, FLOPs in TinyNAS\'s '
       'count, rho bound), solved under the `tinynas` convention.\n')
@@ -96,64 +155,157 @@ def render_markdown(files: Dict[str, str], comparison: str) -> str:
       'it is designed against) / the paper\'s Eq. 2-3. **Entropy**: the '
       'paper\'s sum of alpha_s H_s (Eq. 4, alpha = 1,1,1,1,8; '
       '`paper_score`). **TinyNAS score**: penalised score as the official '
-      'code computes it (`evaluate_tinynas`).\n\n')
+      'code computes it (`evaluate_tinynas`).\n')
+    w('- **Official network, same budgets**: the official network designed '
+      'for the same budgets and its top-1 reported in the paper (a '
+      'different structure: not this preset\'s accuracy).\n\n')
     w('| Model | Block | Budgets (params / FLOPs / rho) | Res. | Params | '
       'FLOPs | rho (TinyNAS / paper) | Entropy (paper) | TinyNAS score | '
-      'Top-1 (paper) | Checkpoint |\n')
+      'Official network, same budgets (top-1, paper) | Checkpoint |\n')
     w('|---|---|---|---|---|---|---|---|---|---|---|\n')
-    for m in presets:
+    for m in ours:
         md = m['Metadata']
-        budgets = (f"{_budget(md['Budget Parameters'], 1e6, 'M')} / "
-                   f"{_g(md['Budget FLOPs'])} / {md['Budget rho']:g}")
-        w(f"| `{m['Name']}` | {md['Block']} | {budgets} | "
+        w(f"| `{m['Name']}` | {md['Block']} | {_budgets_cell(md)} | "
           f"{md['Resolution']} | {_m(md['Parameters'])} | "
           f"{_g(md['FLOPs'])} | {md['TinyNAS rho']:.3f} / "
           f"{md['Paper rho']:.3f} | {md['Paper Entropy']:,.1f} | "
-          f"{md['TinyNAS Score']:,.1f} | {_paper_cell(m)} | "
-          f'{_checkpoint_cell(m, releases)} |\n')
+          f"{md['TinyNAS Score']:,.1f} | {_same_budgets_cell(m, by_name)} | "
+          f'{_checkpoint_cell(m)} |\n')
     w('\n### How each preset is designed, and where it is used\n\n')
-    for m in presets:
+    for m in ours:
         md = m['Metadata']
         used = [c for c in md['Used By Configs'].split(',') if c]
         w(f"**`{m['Name']}`** — architecture file "
           f"[`{md['Architecture file']}`]({md['Architecture file']}), "
           f"stage depths {md['Stage Depths']}. Reproduce:\n\n")
         w(f"```shell\n{md['Design Command']}\n```\n\n")
-        w('Configs: ' + (', '.join(f'[`{c}`]({c})'
-                                   for c in used) if used else 'none yet') +
-          '\n\n')
+        w('Configs: ' + _links(used) + '\n\n')
+    if official:
+        _render_official(w, official, by_name)
     w('## Downstream configs\n\n')
     if downstream:
         w('| Config | Task | Dataset | Backbone | Result (paper) | '
           'Checkpoint |\n|---|---|---|---|---|---|\n')
         for m in downstream:
-            task = (m.get('Results') or [{}])[0].get('Task', '')
-            collection = m['In Collection'].split('-', 1)[-1]
+            framework = m['In Collection'].split('-', 1)[-1]
+            task = TASKS.get(FRAMEWORK_TASKS.get(framework, ''), '')
+            task = f'{task} ({framework})' if task else framework
             w(f"| [`{m['Name']}`]({m['Config']}) | "
-              f"{task or collection} | {m['Metadata']['Training Data']} | "
-              f"`{m['Metadata']['Backbone']}` | {_paper_cell(m)} | "
-              f'{_checkpoint_cell(m, releases)} |\n')
-        w('\n')
+              f"{task} | {m['Metadata']['Training Data']} | "
+              f"`{m['Metadata']['Backbone']}` | {_downstream_paper_cell(m)} "
+              f'| {_checkpoint_cell(m)} |\n')
+        w('\nThe paper\'s results are those of the official backbones '
+          '(`tinynas-deepmad-*`); the same configs with our designs have no '
+          'reported result.\n\n')
     else:
-        w('No downstream config (under `configs/`) uses a preset yet. The '
-          'paper reports, for DeepMAD-R50: FCOS 40.0 box AP and GFLV2 44.9 '
-          'box AP on COCO (Table 4), UperNet 45.6 mIoU on ADE20K (Table 5; '
-          '46.9 with DeepMAD-29M*), TSN 86.9 / 71.6 top-1 on UCF101 / '
-          'Kinetics-400 (Table 6).\n\n')
+        w('No downstream config (under `configs/`) uses a preset yet.\n\n')
     w('## Checkpoints\n\n')
     w('A checkpoint is listed (file name and sha256) when '
       '`checkpoints/<config name>.pth` exists when the zoo is generated '
       '(for a preset: its ImageNet config, the file the downstream '
       'configs load as `pretrained`). '
       'Otherwise train one with the listed config '
-      '(`python tools/train.py <config>`), or, for the paper\'s own '
-      'networks, convert an official TinyNAS release: '
-      '`python tools/model_converters/tinynas2mmdeepmad.py deepmad-R50.pth '
-      'out.pth --structure deepmad-R50.txt` and build it with '
-      "`arch='deepmad-R50.txt'` (the official structure, not the preset of "
-      'the same budget).\n\n')
+      '(`python tools/train.py <config>`), or, for an official network, '
+      'download TinyNAS\'s release and convert it by preset name '
+      '(`python tools/model_converters/tinynas2mmdeepmad.py --preset '
+      'tinynas-deepmad-r50 --mmpretrain R50.pth.tar '
+      'checkpoints/tinynas-deepmad-r50_8xb256-480e_in1k.pth`, see '
+      '[above](#official-deepmad-networks-tinynas-releases)). Any other '
+      'TinyNAS network converts with `--structure <its models/*.txt>`.\n\n')
     w(comparison.rstrip('\n') + '\n')
     return out.getvalue()
+
+
+def _links(configs: List[str]) -> str:
+    return ', '.join(f'[`{c}`]({c})'
+                     for c in configs) if configs else 'none yet'
+
+
+def _render_official(w, official: List[dict], by_name: Dict[str,
+                                                            dict]) -> None:
+    w('## Official DeepMAD networks (TinyNAS releases)\n\n')
+    w('The networks of the paper, as TinyNAS (the authors\' code, '
+      'alibaba/lightweight-neural-architecture-search) released them: each '
+      'preset is a released structure (`configs/classification/models/'
+      '<release>.txt`) converted by `spec_from_tinynas` at the image size '
+      'of its search config, with the family\'s activation (ReLU for the '
+      'ResNet-like, SiLU for the SE blocks); the JSON\'s `meta` records the '
+      'file, the commit, the config and its budgets. '
+      '`tools/misc/import_tinynas_presets.py TINYNAS_CHECKOUT` writes them '
+      '(from TinyNAS at 8ccaf88 it reproduces the committed files byte for '
+      'byte).\n\n')
+    w('- **Params / FLOPs**: measured as for our designs (built classifier '
+      'with its 1000-class head, conv and linear multiply-accumulates).\n')
+    w('- **Score (TinyNAS)**: `mmdeepmad.conventions.evaluate(spec, '
+      '\'tinynas\').score`, the penalised score as TinyNAS\'s code computes '
+      'it (it reproduces TinyNAS\'s own values of the releases in '
+      '`mmdeepmad/reference/tinynas_released.json`). **Score (paper)**: '
+      '`evaluate(spec, \'paper\').score` (Eq. 5).\n')
+    w('- **Budgets**: those of the release\'s search config (FLOPs and '
+      'params in TinyNAS\'s count).\n\n')
+    w('| Model | TinyNAS release | Block | Budgets (params / FLOPs / rho) | '
+      'Res. | Params | FLOPs | Score (TinyNAS) | Score (paper) | '
+      'Top-1 (paper) | Checkpoint |\n')
+    w('|---|---|---|---|---|---|---|--:|--:|---|---|\n')
+    for m in official:
+        md = m['Metadata']
+        w(f"| `{m['Name']}` | `{md['TinyNAS Release']}` | {md['Block']} | "
+          f"{_budgets_cell(md)} | {md['Resolution']} | "
+          f"{_m(md['Parameters'])} | {_g(md['FLOPs'])} | "
+          f"{md['TinyNAS Score']:,.1f} | {_score(md['Paper Score'])} | "
+          f"{_paper_cell(m).replace(' Top 1 Accuracy', '')} | "
+          f'{_checkpoint_cell(m)} |\n')
+    w('\n### Same budgets: the official network and our design\n\n')
+    w('Each official network next to our preset designed for the same '
+      'budgets, both scored in both conventions (higher is better, the '
+      'higher in bold; '
+      'TinyNAS\'s count for params and FLOPs, no classifier head). Our '
+      'presets were designed for the `tinynas` score; under the paper\'s '
+      'convention the depth penalty beta exp(Var(L)) punishes their uneven '
+      'stage depths (see the comparison below).\n\n')
+    w('| Budgets (params / FLOPs / rho) | Official | Ours | '
+      'Params (official / ours) | FLOPs (official / ours) | '
+      'Score TinyNAS (official / ours) | Score paper (official / ours) |\n')
+    w('|---|---|---|--:|--:|--:|--:|\n')
+    for m in official:
+        md = m['Metadata']
+        paired = by_name.get(md.get('Same Budgets As', ''))
+        if paired is None:
+            continue
+        pd = paired['Metadata']
+        tinynas = _bold_higher(md['TinyNAS Score'], pd['TinyNAS Score'],
+                               f"{md['TinyNAS Score']:,.1f}",
+                               f"{pd['TinyNAS Score']:,.1f}")
+        paper = _bold_higher(md['Paper Score'], pd['Paper Score'],
+                             _score(md['Paper Score']),
+                             _score(pd['Paper Score']))
+        w(f"| {_budgets_cell(md)} | `{m['Name']}` | `{paired['Name']}` | "
+          f"{_m(md['TinyNAS Parameters'])} / "
+          f"{_m(pd['TinyNAS Parameters'])} | "
+          f"{_g(md['TinyNAS FLOPs'])} / {_g(pd['TinyNAS FLOPs'])} | "
+          f'{tinynas[0]} / {tinynas[1]} | {paper[0]} / {paper[1]} |\n')
+    w('\n### Getting an official checkpoint, and where each network is '
+      'used\n\n')
+    w('Download the release (TinyNAS\'s format) and convert it by preset '
+      'name; `--mmpretrain` keeps the classifier, giving the file the '
+      'configs load as `pretrained`:\n\n')
+    for m in official:
+        md = m['Metadata']
+        used = [c for c in md['Used By Configs'].split(',') if c]
+        url = md['Official Weights']
+        target = (f"checkpoints/{osp.splitext(osp.basename(m['Config']))[0]}"
+                  '.pth' if m.get('Config') else f"{m['Name']}.pth")
+        w(f"<a id=\"{_anchor(m['Name'])}\"></a>**`{m['Name']}`** — "
+          f"TinyNAS `{md['TinyNAS Structure File']}` at "
+          f"{md['TinyNAS Commit'][:7]} (image size and budgets: "
+          f"`{md['TinyNAS Config']}`); architecture file "
+          f"[`{md['Architecture file']}`]({md['Architecture file']}), "
+          f"stage depths {md['Stage Depths']}; official weights "
+          f'[{osp.basename(url)}]({url}). Convert:\n\n')
+        w('```shell\npython tools/model_converters/tinynas2mmdeepmad.py '
+          f"--preset {m['Name']} --mmpretrain \\\n    {osp.basename(url)} "
+          f'{target}\n```\n\n')
+        w('Configs: ' + _links(used) + '\n\n')
 
 
 def _fmt_row(cells: List[str]) -> str:

@@ -44,17 +44,26 @@ def measure_built(name: str) -> Tuple[int, int]:
 
 
 def design_quantities(name: str) -> dict:
-    """Budgets, rho, entropy and scores of a stored preset."""
+    """Budgets, rho, entropy and scores of a stored preset (ours: budgets
+    of its design problem; an official network: its search config's
+    budgets, recorded in the preset's ``meta``)."""
     from mmdeepmad.arch.loader import load_preset
     from mmdeepmad.conventions import evaluate
     from mmdeepmad.design.presets import PRESETS
     spec = load_preset(name)
-    problem = PRESETS[name]
+    if name in PRESETS:
+        problem = PRESETS[name]
+        block = problem['block']
+        resolution = int(problem.get('resolution', 224))
+    else:
+        problem = spec.meta['budgets']
+        block = spec.blocks[0]
+        resolution = spec.resolution
     tiny = evaluate(spec, 'tinynas')
     paper = evaluate(spec, 'paper')
     return dict(
-        block=problem['block'],
-        resolution=int(problem.get('resolution', 224)),
+        block=block,
+        resolution=resolution,
         budget_flops=float(problem['flops']),
         budget_params=float(problem['params']),
         budget_rho=float(problem['rho']),

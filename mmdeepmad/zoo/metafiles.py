@@ -5,9 +5,11 @@ import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
 from .discovery import discover_configs, find_aliases
-from .facts import (COLLECTION, HEADER, IMAGENET_METAFILE, PAPER_DOWNSTREAM,
-                    PAPER_IMAGENET_TOP1, PAPER_TITLE, PAPER_URL,
-                    RESULTS_SOURCE, TASKS, Progress, sha256)
+from .facts import (COLLECTION, HEADER, IMAGENET_METAFILE, OFFICIAL_COLLECTION,
+                    PAPER_DOWNSTREAM, PAPER_IMAGENET_TOP1, PAPER_TITLE,
+                    PAPER_UNRELEASED_TOP1, PAPER_URL, RESULTS_SOURCE, TASKS,
+                    Progress, is_official, official_presets, same_budgets,
+                    sha256)
 from .measure import design_quantities, measure_built
 
 #: where checkpoints are looked for (relative to the repository root);
@@ -29,64 +31,100 @@ def _dump(data) -> str:
         data, sort_keys=False, allow_unicode=True, width=1000)
 
 
+def _results(task: str, dataset: str, metric: str, value: float) -> list:
+    return [{
+        'Task': TASKS[task],
+        'Dataset': dataset,
+        'Metrics': {
+            metric: value
+        },
+    }]
+
+
 def _preset_entry(root: str, name: str, measured: Tuple[int, int],
                   quantities: dict, configs: List[dict]) -> dict:
+    """The ImageNet entry of a preset: one of our designs, or an official
+    network (``tinynas-*``)."""
+    from mmdeepmad.arch.loader import load_preset
     from mmdeepmad.design.presets import preset_command
     params, flops = measured
     q = quantities
+    official = is_official(name)
+    paired = same_budgets(name)
     classifiers = [c for c in configs if c['task'] == 'classification']
     # named after the classifier config: the file downstream configs load
     weights, digest = _weights(root,
                                classifiers[0]['name'] if classifiers else name)
-    top1, table = PAPER_IMAGENET_TOP1[name]
-    entry = {
-        'Name':
-        name,
-        'In Collection':
-        COLLECTION,
-        'Config':
-        classifiers[0]['config'] if classifiers else None,
-        'Metadata': {
-            'Training Data': 'ImageNet-1k',
-            'FLOPs': flops,
-            'Parameters': params,
-            'Resolution': q['resolution'],
-            'Block': q['block'],
-            'Stage Depths': ','.join(str(d) for d in q['depths']),
-            'Budget FLOPs': q['budget_flops'],
-            'Budget Parameters': q['budget_params'],
-            'Budget rho': q['budget_rho'],
-            'TinyNAS FLOPs': q['tinynas_flops'],
-            'TinyNAS Parameters': q['tinynas_params'],
-            'TinyNAS rho': q['tinynas_rho'],
-            'TinyNAS Score': q['tinynas_score'],
-            'Paper rho': q['paper_rho'],
-            'Paper Entropy': q['paper_entropy'],
-            'Paper Score': q['paper_score'],
-            'Architecture file': f'mmdeepmad/presets/{name}.json',
-            'Design Command': preset_command(name),
-            'Used By Configs': ','.join(c['config'] for c in configs),
-        },
-        'Results': [{
-            'Task': TASKS['classification'],
-            'Dataset': 'ImageNet-1k',
-            'Metrics': {
-                'Top 1 Accuracy': top1
-            },
-        }],
-        'Results Source':
-        RESULTS_SOURCE.format(table=table),
-        'Weights':
-        weights,
+    metadata = {
+        'Training Data': 'ImageNet-1k',
+        'FLOPs': flops,
+        'Parameters': params,
+        'Resolution': q['resolution'],
+        'Block': q['block'],
+        'Stage Depths': ','.join(str(d) for d in q['depths']),
+        'Budget FLOPs': q['budget_flops'],
+        'Budget Parameters': q['budget_params'],
+        'Budget rho': q['budget_rho'],
+        'TinyNAS FLOPs': q['tinynas_flops'],
+        'TinyNAS Parameters': q['tinynas_params'],
+        'TinyNAS rho': q['tinynas_rho'],
+        'TinyNAS Score': q['tinynas_score'],
+        'Paper rho': q['paper_rho'],
+        'Paper Entropy': q['paper_entropy'],
+        'Paper Score': q['paper_score'],
+        'Architecture file': f'mmdeepmad/presets/{name}.json',
     }
+    if official:
+        meta = load_preset(name).meta
+        metadata.update({
+            'TinyNAS Release': meta['release'],
+            'TinyNAS Repository': meta['repository'],
+            'TinyNAS Commit': meta['commit'],
+            'TinyNAS Structure File': meta['source'],
+            'TinyNAS Config': meta['config'],
+            'Official Weights': meta['weights_url'],
+            'Import Command': meta['command'],
+        })
+    else:
+        metadata['Design Command'] = preset_command(name)
+    if paired:
+        metadata['Same Budgets As'] = paired
+    metadata['Used By Configs'] = ','.join(c['config'] for c in configs)
+    entry = {
+        'Name': name,
+        'In Collection': OFFICIAL_COLLECTION if official else COLLECTION,
+        'Config': classifiers[0]['config'] if classifiers else None,
+        'Metadata': metadata,
+    }
+    if name in PAPER_IMAGENET_TOP1:
+        top1, table = PAPER_IMAGENET_TOP1[name]
+        entry['Results'] = _results('classification', 'ImageNet-1k',
+                                    'Top 1 Accuracy', top1)
+        entry['Results Source'] = RESULTS_SOURCE.format(table=table)
+    elif paired in PAPER_IMAGENET_TOP1:
+        top1, table = PAPER_IMAGENET_TOP1[paired]
+        entry['Results Source'] = (
+            f'none: an mmdeepmad design, not trained here; the paper reports '
+            f'{top1} top-1 ({table}) for the official network of the same '
+            f'budgets, {paired}')
+    elif name in PAPER_UNRELEASED_TOP1:
+        top1, table, paper_name = PAPER_UNRELEASED_TOP1[name]
+        entry['Results Source'] = (
+            f'none: an mmdeepmad design, not trained here; the paper reports '
+            f'{top1} top-1 ({table}) for its {paper_name}, a network of the '
+            'same budgets whose structure TinyNAS did not release')
+    else:
+        entry['Results Source'] = 'none: not trained here'
+    entry['Weights'] = weights
     if digest:
         entry['Weights SHA256'] = digest
     return entry
 
 
 def _downstream_entry(root: str, config: dict) -> dict:
-    key = (config['framework'], config['preset'], config['dataset'])
-    paper = PAPER_DOWNSTREAM.get(key)
+    network = config['preset']
+    paper = PAPER_DOWNSTREAM.get(
+        (config['framework'], network, config['dataset']))
     weights, digest = _weights(root, config['name'])
     alias = find_aliases(root).get(config['config'])
     entry = {
@@ -95,24 +133,29 @@ def _downstream_entry(root: str, config: dict) -> dict:
         'Config': config['config'],
         'Metadata': {
             'Training Data': config['dataset'],
-            'Backbone': config['preset'],
-            'Architecture file': f"mmdeepmad/presets/{config['preset']}.json",
+            'Backbone': network,
+            'Architecture file': f'mmdeepmad/presets/{network}.json',
         },
         'Results': None,
         'Weights': weights,
     }
     if alias:
         entry['Metadata']['Alias Config'] = alias
+    official = same_budgets(network) if not is_official(network) else None
+    official_paper = PAPER_DOWNSTREAM.get(
+        (config['framework'], official, config['dataset']))
     if paper:
         metric, value, table = paper
-        entry['Results'] = [{
-            'Task': TASKS[config['task']],
-            'Dataset': config['dataset'],
-            'Metrics': {
-                metric: value
-            },
-        }]
+        entry['Results'] = _results(config['task'], config['dataset'], metric,
+                                    value)
         entry['Results Source'] = RESULTS_SOURCE.format(table=table)
+    elif official_paper:
+        metric, value, table = official_paper
+        del entry['Results']
+        entry['Results Source'] = (
+            f'none: the paper reports {value} {metric} ({table}) with the '
+            f'official network of the same budgets, {official}; this '
+            'config uses the mmdeepmad design')
     else:
         del entry['Results']
         entry['Results Source'] = ('none: the paper reports no result for '
@@ -154,9 +197,9 @@ def build_metafiles(root: str, progress: Progress = None) -> Dict[str, str]:
         by_preset.setdefault(config['preset'], []).append(config)
     primary = set()
     models = []
-    for name in preset_names():
+    for name in preset_names() + official_presets():
         measured = measure_built(name)
-        say(f'{name:<16} built: params {measured[0]:>10,d}  FLOPs '
+        say(f'{name:<24} built: params {measured[0]:>10,d}  FLOPs '
             f'{measured[1]:>15,d} (conv+linear MACs, with 1000-class head)')
         used = by_preset.get(name, [])
         entry = _preset_entry(root, name, measured, design_quantities(name),
@@ -164,17 +207,19 @@ def build_metafiles(root: str, progress: Progress = None) -> Dict[str, str]:
         if entry['Config']:
             primary.add(entry['Config'])
         models.append(entry)
+    architecture = [
+        'DeepMAD', 'Residual Connection', 'Batch Normalization',
+        'Global Average Pooling'
+    ]
+    collections = [_collection(COLLECTION, 'ImageNet-1k', architecture)]
+    if any(m['In Collection'] == OFFICIAL_COLLECTION for m in models):
+        collections.append(
+            _collection(OFFICIAL_COLLECTION, 'ImageNet-1k',
+                        architecture + ['TinyNAS']))
     files = {
-        IMAGENET_METAFILE:
-        _dump({
-            'Collections': [
-                _collection(COLLECTION, 'ImageNet-1k', [
-                    'DeepMAD', 'Residual Connection', 'Batch Normalization',
-                    'Global Average Pooling'
-                ])
-            ],
-            'Models':
-            models
+        IMAGENET_METAFILE: _dump({
+            'Collections': collections,
+            'Models': models
         })
     }
     folders: Dict[str, List[dict]] = {}

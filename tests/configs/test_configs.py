@@ -150,7 +150,9 @@ def test_downstream_names_its_pretrained_file(name, tmp_path):
     cfg = load(name)
     checkpoint = cfg.model.backbone.init_cfg.checkpoint
     assert checkpoint == cfg.pretrained
-    assert checkpoint.startswith('checkpoints/deepmad-')
+    # our designs (deepmad-*) or the official networks (tinynas-deepmad-*)
+    arch = cfg.model.backbone.arch
+    assert checkpoint == f'checkpoints/{arch}_8xb256-480e_in1k.pth'
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
@@ -161,16 +163,20 @@ def test_downstream_names_its_pretrained_file(name, tmp_path):
     message = str(error.value)
     assert checkpoint in message
     assert 'model.backbone.init_cfg.checkpoint' in message
-    arch = cfg.model.backbone.arch
     classifier = f'configs/deepmad/{arch}_8xb256-480e_in1k.py'
     assert classifier in message and osp.isfile(
         osp.join(REPO_ROOT, classifier))
-    assert 'tinynas2mmdeepmad.py' in message
+    if arch.startswith('tinynas-'):
+        # the official networks: their released weights convert by name
+        assert f'tinynas2mmdeepmad.py --preset {arch}' in message
+    else:
+        # our designs are other structures than any release: no conversion
+        assert 'tinynas2mmdeepmad.py' not in message
 
 
 def test_train_tool_missing_pretrained_is_one_clear_message(tmp_path):
     """``tools/train.py configs/fcos_deepmad_r50.py`` without the checkpoint:
-    exit status 1 and the message, no traceback."""
+    exit status 2 (bad input) and the message, no traceback."""
     result = subprocess.run([
         sys.executable,
         osp.join(REPO_ROOT, 'tools', 'train.py'),
@@ -181,7 +187,7 @@ def test_train_tool_missing_pretrained_is_one_clear_message(tmp_path):
                             capture_output=True,
                             text=True,
                             timeout=300)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert 'Traceback' not in result.stderr
     assert "error: The pretrained checkpoint 'checkpoints/deepmad-r50" \
         in result.stderr
@@ -203,6 +209,16 @@ def test_29m_288_pipelines_differ_from_the_base_only_in_size():
             assert differing <= {'scale', 'crop_size'}, (key, differing)
     assert big.train_pipeline[1]['scale'] == 288
     assert big.test_pipeline[-2]['crop_size'] == 288
+
+
+def test_official_29m_288_pipelines_equal_the_designed_ones():
+    """The official DeepMAD-29M* classifier config copies the 288 px
+    pipelines of deepmad-29m-288's."""
+    ours = load('deepmad/deepmad-29m-288_8xb256-480e_in1k.py')
+    official = load('deepmad/tinynas-deepmad-29m-288_8xb256-480e_in1k.py')
+    for key in ('train_pipeline', 'test_pipeline', 'train_dataloader',
+                'val_dataloader', 'test_dataloader'):
+        assert official[key] == ours[key], key
 
 
 def test_backbone_init_names_a_missing_pretrained_file(tmp_path):

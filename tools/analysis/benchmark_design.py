@@ -37,8 +37,8 @@ sys.path.insert(0, ROOT)
 from baseline import random_local_search  # noqa: E402
 
 from mmdeepmad.arch.tinynas_format import spec_from_tinynas  # noqa: E402
-from mmdeepmad.conventions import (DEFAULT_BETA, default_alpha,  # noqa: E402
-                                   evaluate)
+from mmdeepmad.conventions import DEFAULT_BETA  # noqa: E402
+from mmdeepmad.conventions import default_alpha, evaluate  # noqa: E402
 from mmdeepmad.conventions.budgets import Budgets  # noqa: E402
 from mmdeepmad.design.api import make_space  # noqa: E402
 from mmdeepmad.design.batched import batched_evaluator  # noqa: E402

@@ -1,6 +1,11 @@
 """Re-solve every preset and write mmdeepmad/presets/<name>.json.
 
 Usage: python tools/misc/generate_presets.py [NAME ...]
+
+These are our designs (``deepmad-*``). The official DeepMAD networks
+(``tinynas-deepmad-*``) are not designed but converted from TinyNAS's
+releases: ``tools/misc/import_tinynas_presets.py TINYNAS_CHECKOUT`` writes
+them.
 """
 import os
 import sys

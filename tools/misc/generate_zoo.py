@@ -11,9 +11,12 @@ differ from what this writes.
 Usage::
 
     python tools/misc/generate_zoo.py [--out-dir DIR] [--reference JSON]
-        [--check] [--measure-design-times]
+        [--check] [--measure-design-times] [--debug]
 
 ``--check`` writes nothing and exits 1 when a committed file is stale.
+Expected errors (the TinyNAS reference data missing or malformed, a preset
+file that does not read, an output that cannot be written) print one line
+on stderr and exit 2; ``--debug`` adds the traceback.
 ``--measure-design-times`` first times every preset's design and writes the
 record ``mmdeepmad/zoo/design_times.json`` that the comparison table reads
 (measurements are recorded, never re-measured by a plain run, so the
@@ -24,15 +27,23 @@ import os
 import os.path as osp
 import sys
 import time
+import traceback
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from mmdeepmad.arch.spec import SpecError  # noqa: E402
 from mmdeepmad.reference import ReferenceDataError  # noqa: E402
+from mmdeepmad.reference import tinynas_releases  # noqa: E402
 from mmdeepmad.zoo import build_zoo  # noqa: E402
 from mmdeepmad.zoo import default_reference  # noqa: E402
 from mmdeepmad.zoo import generated_paths  # noqa: E402
 from mmdeepmad.zoo import write_zoo  # noqa: E402
+
+#: what a run can meet that is not a bug: the reference data missing or
+#: malformed, a preset file that does not read, an output that cannot be
+#: written; one line on stderr and exit status 2 (``--debug``: traceback)
+EXPECTED_ERRORS = (ReferenceDataError, SpecError, OSError)
 
 
 def measure_design_times(repeats: int = 3) -> None:
@@ -92,16 +103,33 @@ def main(argv=None) -> int:
         action='store_true',
         help='time every preset\'s design and write '
         'mmdeepmad/zoo/design_times.json first')
+    parser.add_argument(
+        '--debug', action='store_true', help='show the traceback of an error')
     args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except EXPECTED_ERRORS as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f'error: {_one_line(error)}', file=sys.stderr)
+        return 2
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename:
+        reason = error.strerror or type(error).__name__
+        return f'{error.filename}: {reason}'
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def run(args) -> int:
     root = osp.abspath(args.root)
     reference = args.reference or default_reference(root)
+    tinynas_releases(reference)  # a bad reference fails now, not in a minute
     if args.measure_design_times:
         measure_design_times()
-    try:
-        files = build_zoo(root, reference, progress=print)
-    except ReferenceDataError as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 2
+    files = build_zoo(root, reference, progress=print)
     if args.check:
         stale = []
         for rel, text in sorted(files.items()):

@@ -29,7 +29,11 @@ from mmdeepmad.arch.tinynas_format import spec_from_tinynas
 from mmdeepmad.models import DeepMAD
 
 HERE = osp.dirname(osp.abspath(__file__))
-DEFAULT_STRUCTURES = ('deepmad-R50', 'deepmad-29M-224')
+#: every released DeepMAD structure (the official networks, presets
+#: tinynas-deepmad-*)
+DEFAULT_STRUCTURES = ('deepmad-R18', 'deepmad-R34', 'deepmad-R50',
+                      'deepmad-29M-224', 'deepmad-29M-288', 'deepmad-50M',
+                      'deepmad-89M')
 
 
 def stub_modelscope() -> None:
