@@ -1,8 +1,8 @@
 # UperNet with the official DeepMAD-R50 backbone (TinyNAS's released
 # structure, preset tinynas-deepmad-r50) on ADE20K, 160k iterations at
-# 512 x 512 (paper Table 5), mmseg's recipe for the ResNet-50 baseline
-# otherwise.
-_base_ = 'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py'
+# 512 x 512 (paper Table 5): the deepmad-r50 UperNet config with the
+# backbone swapped (the same stages: strides 4, 8, 16 and 32).
+_base_ = './upernet_deepmad-r50_4xb4-160k_ade20k-512x512.py'
 
 # The ImageNet-trained backbone: the official DeepMAD-R50 classifier,
 # converted from TinyNAS's release (R50.pth.tar, see model_zoo.md) with
@@ -10,35 +10,14 @@ _base_ = 'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py'
 #     tinynas-deepmad-r50 --mmpretrain R50.pth.tar \
 #     checkpoints/tinynas-deepmad-r50_8xb256-480e_in1k.pth
 # (or the output of configs/deepmad/tinynas-deepmad-r50_8xb256-480e_in1k.py).
-# Set the path here.
+# Set the path here (the base resolved its own path already: both keys).
 pretrained = 'checkpoints/tinynas-deepmad-r50_8xb256-480e_in1k.pth'
 
-custom_imports = dict(imports=['mmdeepmad'], allow_failed_imports=False)
-
-# a resumed run repeats an uninterrupted one exactly (random states are
-# saved in checkpoints)
-custom_hooks = [dict(type='mmdeepmad.RandomStateHook')]
-
-norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
-    pretrained=None,
     backbone=dict(
-        _delete_=True,
-        type='DeepMAD',
         arch='tinynas-deepmad-r50',
-        # the last stage at strides 4, 8, 16 and 32
-        out_indices=(0, 1, 3, 4),
-        norm_cfg=norm_cfg,
-        norm_eval=False,
-        zero_init_residual=False,
-        init_cfg=dict(
-            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+        init_cfg=dict(checkpoint=pretrained)),
     # = DeepMAD('tinynas-deepmad-r50', out_indices=(0, 1, 3, 4)).out_channels;
     # tests/configs checks both heads
     decode_head=dict(in_channels=[128, 512, 1024, 1232]),
     auxiliary_head=dict(in_channels=1024))
-
-visualizer = dict(vis_backends=[
-    dict(type='LocalVisBackend'),
-    dict(type='TensorboardVisBackend')
-])
