@@ -200,7 +200,8 @@ def run_main(converter, capsys, *args):
 def assert_one_error(err, *fragments):
     assert 'Traceback' not in err
     lines = err.strip().splitlines()
-    assert 1 <= len(lines) <= 2 and lines[0].startswith('error: '), err
+    assert 1 <= len(lines) <= 2, err
+    assert lines[0].startswith('tinynas2mmdeepmad.py: error: '), err
     for fragment in fragments:
         assert fragment in err, (fragment, err)
 
@@ -426,7 +427,8 @@ def test_command_line_exit_status_without_traceback(tmp_path):
                             timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: {tmp_path / 'missing.pth'}: no such checkpoint file"
+        f"tinynas2mmdeepmad.py: error: {tmp_path / 'missing.pth'}: no such "
+        'checkpoint file'
     ]
 
 

@@ -219,7 +219,7 @@ def generate_zoo():
 def one_error_line(err):
     lines = err.strip().splitlines()
     assert 'Traceback' not in err and len(lines) == 1, err
-    assert lines[0].startswith('error: ')
+    assert lines[0].startswith('generate_zoo.py: error: ')
     return lines[0]
 
 
@@ -265,5 +265,5 @@ def test_generate_zoo_as_a_process_exit_status(tmp_path):
                             text=True,
                             timeout=300)
     assert result.returncode == 2
-    assert one_error_line(
-        result.stderr).startswith('error: TinyNAS reference data')
+    assert one_error_line(result.stderr).startswith(
+        'generate_zoo.py: error: TinyNAS reference data')

@@ -40,6 +40,8 @@ from mmdeepmad.zoo import default_reference  # noqa: E402
 from mmdeepmad.zoo import generated_paths  # noqa: E402
 from mmdeepmad.zoo import write_zoo  # noqa: E402
 
+PROG = 'generate_zoo.py'
+
 #: what a run can meet that is not a bug: the reference data missing or
 #: malformed, a preset file that does not read, an output that cannot be
 #: written; one line on stderr and exit status 2 (``--debug``: traceback)
@@ -111,7 +113,7 @@ def main(argv=None) -> int:
     except EXPECTED_ERRORS as error:
         if args.debug:
             traceback.print_exc()
-        print(f'error: {_one_line(error)}', file=sys.stderr)
+        print(f'{PROG}: error: {_one_line(error)}', file=sys.stderr)
         return 2
 
 

@@ -51,6 +51,8 @@ from mmdeepmad.arch.spec import ArchSpec, SpecError  # noqa: E402
 from mmdeepmad.arch.tinynas_format import (  # noqa: E402
     parse_tinynas_structures, spec_from_tinynas)
 
+PROG = 'import_tinynas_presets.py'
+
 REPOSITORY = 'alibaba/lightweight-neural-architecture-search'
 MODELS_DIR = 'configs/classification/models'
 CONFIG_DIR = 'configs/classification'
@@ -265,7 +267,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         checkout = Checkout(args.tinynas, args.rev, args.commit)
         specs = [import_preset(checkout, n) for n in args.names or RELEASES]
     except ImportFailure as error:
-        print(f'error: {error}', file=sys.stderr)
+        print(f'{PROG}: error: {error}', file=sys.stderr)
         return 2
     print(f'TinyNAS {checkout.commit} ({args.tinynas})')
     differ = []

@@ -55,6 +55,8 @@ from mmdeepmad.arch.spec import ArchSpec, SpecError
 from mmdeepmad.arch.tinynas_format import spec_to_tinynas
 from mmdeepmad.models import DeepMAD
 
+PROG = 'tinynas2mmdeepmad.py'
+
 #: names of the main-path convs of a unit: TinyNAS's, then DeepMAD's
 MAIN_CONV_NAMES = {
     'bottleneck': (('conv1', 'conv2', 'conv3'), ('conv1', 'conv2', 'conv3')),
@@ -459,14 +461,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (BadInput, ConversionError, SpecError) as error:
         if args.debug:
             traceback.print_exc()
-        print(f'error: {error}', file=sys.stderr)
+        print(f'{PROG}: error: {error}', file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as error:  # noqa: BLE001 - one line, not a traceback
         if args.debug:
             traceback.print_exc()
         message = str(error).strip().splitlines()
         print(
-            f'error: {type(error).__name__}: '
+            f'{PROG}: error: {type(error).__name__}: '
             f"{message[0] if message else ''}\n"
             '(unexpected; rerun with --debug for the traceback)',
             file=sys.stderr)
