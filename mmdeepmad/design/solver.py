@@ -374,15 +374,23 @@ def infeasibility_reasons(space: SearchSpace,
         relaxation = (f'the relaxation (real widths, one unit per stage) '
                       f'needs {label} >= {format_bound(name, lower)}'
                       if lower is not None and lower > bound else '')
-        if smallest > bound:
+        if smallest > bound and name != 'rho':
+            # FLOPs and params only grow with every width and depth: the
+            # thinnest, shallowest network is the smallest
             text = (f'the {label} budget {format_budget(name, bound)} cannot '
                     f'be met: the smallest {label} in this space is '
                     f'{format_budget(name, smallest)}')
             if relaxation:
                 text += f', and together with {rest} {relaxation}'
+        elif smallest > bound:
+            text = (f'the rho budget {format_budget(name, bound)} was not '
+                    'met: the thinnest and the widest networks of this '
+                    f'space have rho >= {format_budget(name, smallest)}')
+            if relaxation:
+                text += f', and together with {rest} {relaxation}'
         elif relaxation:
-            text = (f'the {label} budget {format_budget(name, bound)} cannot '
-                    f'be met together with {rest}: {relaxation}')
+            text = (f'the {label} budget {format_budget(name, bound)} was not '
+                    f'met together with {rest}: {relaxation}')
         else:
             continue
         advice = None
@@ -401,13 +409,14 @@ def infeasibility_reasons(space: SearchSpace,
             f'{_LABELS[n]} <= {format_budget(n, getattr(budgets, n))}'
             for n in given)
         if all(joint.get(n) is not None for n in given):
-            why = ('each can alone, and the relaxation meets them together, '
-                   'but no design with widths on the grid and integer depths '
-                   'was found')
+            why = ('each can alone and the relaxation meets them together; '
+                   'the search over grid widths and integer depths is local, '
+                   'so such a design may still exist')
         else:  # numerically borderline relaxations
-            why = 'each can alone'
-        reasons.append((f'the budgets {listed} cannot all be met at once by '
-                        f'a design of this space ({why})', None))
+            why = ('each can alone; the search is local, so such a design '
+                   'may still exist')
+        reasons.append((f'no design meeting {listed} together was found '
+                        f'({why})', None))
         for name in given:
             if joint.get(name) is None:
                 continue  # raising it alone cannot help

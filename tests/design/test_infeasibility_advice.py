@@ -31,10 +31,10 @@ def _infeasible(**budgets):
 def test_advice_names_a_value_checked_to_work():
     error = _infeasible(flops=164.7e6)
     assert str(error) == (
-        'the FLOPs budget 164.7M cannot be met together with params <= 997K '
+        'the FLOPs budget 164.7M was not met together with params <= 997K '
         'and rho <= 0.14: the relaxation (real widths, one unit per stage) '
         'needs FLOPs >= 717.3M (raise the FLOPs budget to 897M: checked, a '
-        'design was solved with it); the rho budget 0.14 cannot be met '
+        'design was solved with it); the rho budget 0.14 was not met '
         'together with FLOPs <= 164.7M and params <= 997K: the relaxation '
         '(real widths, one unit per stage) needs rho >= 0.1767 (raise the rho '
         'budget to 0.181: checked, a design was solved with it)')
@@ -60,14 +60,15 @@ def test_when_two_budgets_bind_each_advice_still_works():
 
 
 def test_grid_infeasibility_says_so_and_advises_checked_values():
-    """Above every bound and still no design (the grid of 8 and integer
-    depths do not fit): said so, with checked values."""
+    """Above every bound and still no design found: said so, without
+    claiming that none exists, with checked values."""
     error = _infeasible(flops=717.4e6)
+    # nothing proves that no design exists: the message says none was found
     assert str(error).startswith(
-        'the budgets FLOPs <= 717.4M, params <= 997K, rho <= 0.14 cannot all '
-        'be met at once by a design of this space (each can alone, and the '
-        'relaxation meets them together, but no design with widths on the '
-        'grid and integer depths was found); raise the FLOPs budget to ')
+        'no design meeting FLOPs <= 717.4M, params <= 997K, rho <= 0.14 '
+        'together was found (each can alone and the relaxation meets them '
+        'together; the search over grid widths and integer depths is local, '
+        'so such a design may still exist); raise the FLOPs budget to ')
     assert error.advice
     for advice in error.advice:
         design(**_advised(flops=717.4e6, advice=advice))

@@ -90,7 +90,7 @@ def test_jointly_infeasible_budget_suggests_a_value_that_works():
     with pytest.raises(InfeasibleBudgetError) as error:
         design('bottleneck', 4.13e9, 10e3, 0.3)
     message = str(error.value)
-    assert 'params budget' in message and 'cannot be met together' in message
+    assert 'params budget' in message and 'was not met together' in message
     suggested = message.split('raise the params budget to ')[1].split(':')[0]
     assert suggested.endswith('K')
     result = design('bottleneck', 4.13e9, suggested, 0.3)  # '47.1K' as is

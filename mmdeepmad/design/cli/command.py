@@ -3,7 +3,7 @@
 ``main(argv)`` parses the options, solves the DeepMAD program
 (:func:`mmdeepmad.design.api.design`, which verifies the design by an
 independent exact count), prints the report (:mod:`.report`) and then writes
-the outputs atomically. Exit codes: 0 success, 1 the budgets cannot be met (or
+the outputs atomically. Exit codes: 0 success, 1 no design met the budgets (or
 an output could not be written), 2 bad input, 130 interrupted (Ctrl-C; 143 for
 SIGTERM): one line on stderr, no temporary file left, old outputs untouched.
 
@@ -62,10 +62,11 @@ names: a name the command makes up ends with the convention (-paper or
 -tinynas); --out DIR/ (trailing slash) writes DIR/<name>.json.
 the arch JSON records the budgets and, in meta.command, this command line
 (without -q, --no-plot, --plot, --export-tinynas): same options, same bytes.
-exit status: 0 done, 1 the budgets cannot be met (the message names the budget
-that binds, its bound, and a value checked to give a design), 2 bad input,
-130 interrupted (Ctrl-C); nothing is written unless the design succeeded and
-was verified, and an interrupt leaves the old outputs as they were.
+exit status: 0 done, 1 no design met the budgets (the message names the budget
+not met, the relaxation's figure and a value checked to give a design), 2 bad
+input, 130 interrupted (Ctrl-C); nothing is written unless the design
+succeeded and was verified, and an interrupt leaves the old outputs as they
+were.
 """
 
 
