@@ -31,6 +31,7 @@ widths and the kernel set are then restored by :mod:`mmdeepmad.design.solver`.
 from __future__ import annotations
 import math
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
@@ -42,14 +43,35 @@ from .relaxation import StructureModel
 
 SOLVER = 'CLARABEL'
 
+#: Statuses whose solution is used (an inaccurate one is counted as such).
+SOLVED = ('optimal', 'optimal_inaccurate')
 
-def _solve(problem: cp.Problem) -> None:
-    """Solve quietly: an inaccurate solution is reported by its status."""
-    with warnings.catch_warnings(), np.errstate(
-            over='ignore', invalid='ignore'):
-        warnings.simplefilter('ignore', UserWarning)
-        warnings.simplefilter('ignore', RuntimeWarning)
-        problem.solve(solver=SOLVER)
+
+def _solve(problem: cp.Problem, counts: Optional[Counter] = None) -> str:
+    """Solve without printing; return the status (``'solver error'`` when
+    the solver fails) and count it in ``counts``, so that every inaccurate or
+    failed solve is reported with the design (:func:`describe_solves`)."""
+    try:
+        with warnings.catch_warnings(), np.errstate(
+                over='ignore', invalid='ignore'):
+            warnings.simplefilter('ignore', UserWarning)
+            warnings.simplefilter('ignore', RuntimeWarning)
+            problem.solve(solver=SOLVER)
+        status = problem.status
+    except cp.SolverError:
+        status = 'solver error'
+    if counts is not None:
+        counts[status] += 1
+    return status
+
+
+def describe_solves(counts: Counter) -> str:
+    """``'812 optimal, 3 optimal_inaccurate, 1 solver error'``: how the
+    convex solves of a design ended, most frequent first (ties by name)."""
+    if not counts:
+        return 'no convex solves'
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ', '.join(f'{number} {status}' for status, number in ordered)
 
 
 @dataclass
@@ -64,6 +86,8 @@ class WidthProblem:
     """The CCP subproblem over log-widths for fixed depths (DCP, DPP)."""
 
     def __init__(self, model: StructureModel):
+        #: how every solve of this problem ended (see :func:`_solve`)
+        self.counts: Counter = Counter()
         self.model = model
         space, M, n = model.space, model.M, model.n
         rows, self._flop_coefs, self._param_coefs = model.monomials()
@@ -246,13 +270,8 @@ class WidthProblem:
         status = 'not solved'
         for _ in range(iterations):
             self.linearise(z)
-            try:
-                _solve(self.problem)
-            except cp.SolverError:
-                status = 'solver error'
-                break
-            status = self.problem.status
-            if status not in ('optimal', 'optimal_inaccurate'):
+            status = _solve(self.problem, self.counts)
+            if status not in SOLVED:
                 break
             z_new = np.asarray(self.z.value)
             value = self.entropy(z_new)
@@ -266,7 +285,12 @@ class WidthProblem:
 class DepthProblem:
     """Depths for fixed widths: a concave maximisation (DCP, DPP)."""
 
-    def __init__(self, model: StructureModel, beta: float):
+    def __init__(self,
+                 model: StructureModel,
+                 beta: float,
+                 counts: Optional[Counter] = None):
+        #: how every solve ended (shared with a width problem's, if given)
+        self.counts: Counter = Counter() if counts is None else counts
         self.model = model
         space, M = model.space, model.M
         rows, self._flop_coefs, self._param_coefs = model.monomials()
@@ -370,14 +394,11 @@ class DepthProblem:
             score += w_s * u_s * model.factor * mask * rest
         self.score_per_depth.value = score
         self.L.value = base
-        try:
-            _solve(self.problem)
-        except cp.SolverError:
-            return base, 'solver error'
-        if self.problem.status not in ('optimal', 'optimal_inaccurate'):
-            return base, self.problem.status
+        status = _solve(self.problem, self.counts)
+        if status not in SOLVED:
+            return base, status
         del unit
-        return np.asarray(self.L.value), self.problem.status
+        return np.asarray(self.L.value), status
 
 
 def depth_penalty(model: StructureModel, depths, beta: float) -> float:
@@ -398,7 +419,7 @@ def relax(model: StructureModel,
     """Block-coordinate ascent on the continuous relaxation of Eq. 5."""
     space = model.space
     widths = width_problem or WidthProblem(model)
-    depths_p = depth_problem or DepthProblem(model, beta)
+    depths_p = depth_problem or DepthProblem(model, beta, widths.counts)
     M = model.M
     if depths0 is None:
         depths0 = np.minimum(np.full(M, 2.0), space.max_depths)
@@ -422,7 +443,7 @@ def relax(model: StructureModel,
             break
         best = RelaxedPoint(z, depths.copy(), value, status)
         new_depths, d_status = depths_p.solve(widths, z, depths, budgets)
-        if d_status not in ('optimal', 'optimal_inaccurate'):
+        if d_status not in SOLVED:
             break
         depths = np.clip(new_depths, space.depth[0], space.max_depths)
     if best is None:

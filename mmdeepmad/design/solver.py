@@ -24,6 +24,7 @@ from mmdeepmad.arch.spec import ArchSpec
 from mmdeepmad.conventions import (DEFAULT_BETA, Evaluation, check_convention,
                                    default_alpha, evaluate, scored_stage_count)
 from mmdeepmad.conventions.budgets import Budgets
+from . import program
 from .batched import batched_evaluator
 from .depth_search import DepthSearch
 from .local_search import SearchTrace, improve, repair
@@ -255,7 +256,10 @@ def _search(
         budgets=budgets,
         relaxed_value=relaxed_value,
         solve_time=elapsed,
-        status='optimal (local)',
+        status=(
+            'local optimum (integer depths by pattern search, widths '
+            'by convex-concave steps, exact local search); convex solves: ' +
+            program.describe_solves(search.width_problem.counts)),
         stats=dict(
             width_solves=search.solves,
             depth_vectors=len(search.cache),
@@ -444,7 +448,6 @@ def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
     counted exactly (None if that misses another budget); rho has none."""
     import cvxpy as cp
 
-    from . import program
     model = StructureModel(space, convention, alpha)
     problem = program.WidthProblem(model)
     depths = np.full(model.M, float(space.depth[0]))
@@ -467,13 +470,7 @@ def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
             objective = cp.log_sum_exp(problem.A @ problem.z + coef)
         others = [c for c in problem.problem.constraints if c is not own]
         minimum = cp.Problem(cp.Minimize(objective), others)
-        try:
-            program._solve(minimum)
-        except cp.SolverError:
-            result[name] = None
-            continue
-        ok = minimum.status in ('optimal', 'optimal_inaccurate')
-        if not ok:
+        if program._solve(minimum) not in program.SOLVED:
             result[name] = None
             continue
         if name == 'rho':
