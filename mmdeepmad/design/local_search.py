@@ -129,8 +129,12 @@ def repair(space: SearchSpace,
            budgets,
            design: Candidates,
            trace: SearchTrace,
-           max_steps: int = 500) -> Optional[Candidates]:
-    """Move inside every budget, losing as little score as possible."""
+           max_steps: int = 500,
+           exchanges: bool = False) -> Optional[Candidates]:
+    """Move inside every budget, losing as little score as possible: each
+    step takes the neighbour of least budget violation (single moves; with
+    ``exchanges`` also one quantity up and another down, which can trade one
+    budget for another where single moves are stuck)."""
     current = design
     result = evaluate(current)
     trace.evaluations += 1
@@ -138,7 +142,7 @@ def repair(space: SearchSpace,
         current_violation = float(violation(result, budgets)[0])
         if current_violation == 0.0 and bool(space.contains(current)[0]):
             return current
-        batch = neighbours(space, current, exchanges=False)
+        batch = neighbours(space, current, exchanges=exchanges)
         inside = space.contains(batch)
         if not inside.any():
             return None

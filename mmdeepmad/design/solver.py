@@ -224,19 +224,27 @@ def _search(
             z = resolve_widths(search, entry, kernels)
             if z is not None:
                 starts.append((entry, z))
+    rounded = []
     for entry, z in starts:
         for mode in ('nearest', 'down'):
             start = round_design(space, model, z, entry.depths, mode)
             key = start.key(0)
-            if key in seen:
-                continue
-            seen.add(key)
-            feasible = repair(space, evaluate, budgets, start, trace)
+            if key not in seen:
+                seen.add(key)
+                rounded.append(start)
+    # single-move repair first; where it is stuck at every start, repair
+    # that can also exchange (one quantity up, another down)
+    for exchanges in (False, True):
+        for start in rounded:
+            feasible = repair(
+                space, evaluate, budgets, start, trace, exchanges=exchanges)
             if feasible is None:
                 continue
             design, score = improve(space, evaluate, budgets, feasible, trace)
             if score > best_score:
                 best, best_score = design, score
+        if best is not None:
+            break
     if best is None:
         return None
     say(f'local improvement: {trace.steps} steps, {trace.evaluations} exact '

@@ -95,3 +95,14 @@ def test_jointly_infeasible_budget_suggests_a_value_that_works():
     assert suggested.endswith('K')
     result = design('bottleneck', 4.13e9, suggested, 0.3)  # '47.1K' as is
     assert count(result.spec).params <= float(suggested[:-1]) * 1e3
+
+
+def test_tight_rho_is_designed_not_called_infeasible():
+    """R50's FLOPs and params with rho <= 0.024: single-move repair is stuck
+    at every rounded start; repair that can exchange finds a design, which
+    meets all three budgets by exact count."""
+    result = design('bottleneck', 4.13e9, 25.55e6, 0.024)
+    exact = paper_score(result.spec)
+    assert exact.rho <= 0.024
+    counts = count(result.spec)
+    assert counts.flops <= 4.13e9 and counts.params <= 25.55e6
