@@ -68,6 +68,17 @@ def _positive_int(value: Any,
             f'{" " + what if what else ""} (no real network reaches it)')
 
 
+def _odd_kernel(value: Any, where: str) -> None:
+    """A conv kernel: a positive odd integer ("same" padding), at most
+    :data:`MAX_KERNEL`."""
+    _positive_int(value, where, MAX_KERNEL)
+    _require(value % 2 == 1, f'{where} must be odd, got {value}')
+
+
+def _stride(value: Any, where: str) -> None:
+    _require(value in (1, 2), f'{where} must be 1 or 2, got {value!r}')
+
+
 def total_stride(strides: Sequence[int]) -> int:
     """The product of every down-sampling step (stem conv, stem pool and
     stages)."""
@@ -120,12 +131,8 @@ class StemSpec:
     def validate(self, where: str = 'stem') -> None:
         _positive_int(self.out_channels, f'{where}.out_channels', MAX_CHANNELS,
                       'channels')
-        _positive_int(self.kernel_size, f'{where}.kernel_size', MAX_KERNEL)
-        _require(self.kernel_size % 2 == 1,
-                 f'{where}.kernel_size must be odd, got {self.kernel_size}')
-        _require(
-            self.stride in (1, 2),
-            f'{where}.stride must be 1 or 2, got {self.stride!r}')
+        _odd_kernel(self.kernel_size, f'{where}.kernel_size')
+        _stride(self.stride, f'{where}.stride')
         _require(
             isinstance(self.max_pool, bool),
             f'{where}.max_pool must be true or false')
@@ -154,14 +161,10 @@ class StageSpec:
             f'got {self.block!r}')
         for name, limit, what in (('out_channels', MAX_CHANNELS, 'channels'),
                                   ('mid_channels', MAX_CHANNELS, 'channels'),
-                                  ('kernel_size', MAX_KERNEL, ''),
                                   ('depth', MAX_DEPTH, 'units per stage')):
             _positive_int(getattr(self, name), f'{where}.{name}', limit, what)
-        _require(self.kernel_size % 2 == 1,
-                 f'{where}.kernel_size must be odd, got {self.kernel_size}')
-        _require(
-            self.stride in (1, 2),
-            f'{where}.stride must be 1 or 2, got {self.stride!r}')
+        _odd_kernel(self.kernel_size, f'{where}.kernel_size')
+        _stride(self.stride, f'{where}.stride')
         _require(
             isinstance(self.expand_conv, bool),
             f'{where}.expand_conv must be true or false')
@@ -181,9 +184,7 @@ class HeadConvSpec:
     def validate(self, where: str = 'head_conv') -> None:
         _positive_int(self.out_channels, f'{where}.out_channels', MAX_CHANNELS,
                       'channels')
-        _positive_int(self.kernel_size, f'{where}.kernel_size', MAX_KERNEL)
-        _require(self.kernel_size % 2 == 1,
-                 f'{where}.kernel_size must be odd, got {self.kernel_size}')
+        _odd_kernel(self.kernel_size, f'{where}.kernel_size')
 
 
 @dataclass(frozen=True)

@@ -262,23 +262,17 @@ def format_compact(value: Optional[float]) -> str:
     return f'{value:.4g}'
 
 
-def format_budget(name: str, value: Optional[float], up: bool = False) -> str:
-    """A budget in a message: ``4.13G``, ``25.55M``, ``0.3``; rounded up to
-    the third decimal when ``up`` (a value that suffices), ``unbounded`` for
-    None."""
+def format_budget(name: str, value: Optional[float]) -> str:
+    """A budget in a message: ``4.13G``, ``25.55M``, ``0.3``; ``unbounded``
+    for None."""
     if value is None:
         return 'unbounded'
     if name == 'rho':
-        if up:
-            return f'{math.ceil(value * 1000) / 1000:.3f}'
         return f'{value:.3g}'
     for scale, unit in ((1e9, 'G'), (1e6, 'M'), (1e3, 'K')):
         if value >= scale:
-            shown = value / scale
-            if up:
-                shown = math.ceil(shown * 1000) / 1000
-            return _trim(f'{shown:.3f}') + unit
-    return f'{math.ceil(value) if up else value:g}'
+            return _trim(f'{value / scale:.3f}') + unit
+    return f'{value:g}'
 
 
 def _trim(text: str) -> str:
@@ -286,29 +280,29 @@ def _trim(text: str) -> str:
     return text.rstrip('0').rstrip('.') if '.' in text else text
 
 
-def round_up(value: float, digits: int = 3) -> float:
-    """``value`` rounded up to ``digits`` significant digits (717.34e6 ->
-    718e6, 0.17679 -> 0.177): a budget to advise is never below what it
-    advises on."""
+def _round_significant(value: float, digits: int, rounding: str) -> float:
+    """``value`` rounded to ``digits`` significant digits in the decimal
+    ``rounding`` mode (inf, nan and non-positive values unchanged)."""
     if not math.isfinite(value) or value <= 0:
         return value
     exact = decimal.Decimal(repr(float(value)))
     shift = exact.adjusted() - digits + 1
     rounded = exact.scaleb(-shift).to_integral_value(
-        rounding=decimal.ROUND_CEILING).scaleb(shift)
+        rounding=rounding).scaleb(shift)
     return float(rounded)
+
+
+def round_up(value: float, digits: int = 3) -> float:
+    """``value`` rounded up to ``digits`` significant digits (717.34e6 ->
+    718e6, 0.17679 -> 0.177): a budget to advise is never below what it
+    advises on."""
+    return _round_significant(value, digits, decimal.ROUND_CEILING)
 
 
 def round_down(value: float, digits: int = 4) -> float:
     """``value`` rounded down to ``digits`` significant digits (a lower bound
     stays a lower bound when printed)."""
-    if not math.isfinite(value) or value <= 0:
-        return value
-    exact = decimal.Decimal(repr(float(value)))
-    shift = exact.adjusted() - digits + 1
-    rounded = exact.scaleb(-shift).to_integral_value(
-        rounding=decimal.ROUND_FLOOR).scaleb(shift)
-    return float(rounded)
+    return _round_significant(value, digits, decimal.ROUND_FLOOR)
 
 
 def format_value(kind: str, value: float) -> str:
