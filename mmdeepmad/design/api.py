@@ -23,9 +23,6 @@ from .search_space import DEFAULT_STRIDES, SearchSpace
 from .solver import DesignResult, solve
 from .units import UnitError, check_alpha, parse_budgets
 
-#: The stem of every designed network: a stride-2 conv, no max pool.
-STEM_STRIDE = 2
-
 
 def _integer(value: Any,
              name: str,
@@ -92,15 +89,16 @@ def make_space(block: str = DEFAULT_DESIGN['block'],
     if any(isinstance(s, bool) or s not in (1, 2) for s in strides):
         raise SpecError(f'strides must be 1 or 2, got {list(strides)}')
     strides = tuple(int(s) for s in strides)
+    base = SearchSpace.for_block(block)
     check_resolution(
-        resolution, (STEM_STRIDE, ) + strides,
-        steps=f'stem {STEM_STRIDE}, stages {",".join(map(str, strides))}')
+        resolution, (base.stem_stride, ) + strides,
+        steps=f'stem {base.stem_stride}, '
+        f'stages {",".join(map(str, strides))}')
     overrides = dict(
         strides=strides,
         resolution=resolution,
         width_multiple=width_multiple,
         non_decreasing=non_decreasing)
-    base = SearchSpace.for_block(block)
     if kernels is not None:
         if isinstance(kernels, (str, bytes)) or not kernels:
             raise SpecError(f'kernels must be a list of odd sizes such as '

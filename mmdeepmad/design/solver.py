@@ -299,20 +299,23 @@ def infeasibility_reasons(space: SearchSpace,
                           beta,
                           progress: Optional[Callable[[str], None]] = None,
                           seconds: float = ADVICE_SECONDS) -> List[tuple]:
-    """Which budgets bind, what bounds them, and a value of each that works:
-    ``(text, advice)`` pairs for :class:`InfeasibleBudgetError`.
+    """Which budgets were not met, the figures that say why, and a value of
+    each that works: ``(text, advice)`` pairs for
+    :class:`InfeasibleBudgetError`.
 
-    Two facts can show that a budget binds: the smallest value of the space
-    (exact: the thinnest network, counted) and, with the other budgets kept,
-    the bound of the relaxation (real widths, one unit per stage,
-    :func:`smallest_jointly`; a bound of the relaxed program, not a design).
-    For a budget that binds, values from the larger of them upwards
-    (:data:`ADVICE_STEPS`, three significant digits, rounded up) are checked
-    by solving the design again with that budget raised and the others
-    unchanged; the first that gives a design is the advice. When nothing binds
-    on paper (the grid does not fit), each budget is raised from its own value
-    the same way. The checks stop after ``seconds``; a budget without a
-    checked value gets no advice, and the text says how far it was tried."""
+    Two figures are reported: the smallest value of the space (the thinnest,
+    shallowest network, counted exactly; for FLOPs and params a proof that a
+    smaller budget cannot be met) and, with the other budgets kept, the
+    optimum of the relaxation (real widths, one unit per stage,
+    :func:`smallest_jointly`; not a design, and not a proven bound on the
+    discrete space). For a budget either figure exceeds, values from the
+    larger of them upwards (:data:`ADVICE_STEPS`, three significant digits,
+    rounded up) are checked by solving the design again with that budget
+    raised and the others unchanged; the first that gives a design is the
+    advice. When neither figure exceeds a budget (the grid search found
+    nothing), each budget is raised from its own value the same way. The
+    checks stop after ``seconds``; a budget without a checked value gets no
+    advice, and the text says how far it was tried."""
     say = progress or (lambda message: None)
     evaluate = batched_evaluator(space, convention, alpha, beta)
     M = space.num_stages
@@ -445,13 +448,14 @@ def infeasibility_reasons(space: SearchSpace,
 
 def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
                      alpha) -> Dict[str, Optional[tuple]]:
-    """For each budget: ``(bound, buildable)`` of the smallest value a network
-    of the space can have while meeting the other budgets; None where the
-    relaxation cannot meet the other budgets at all.
+    """For each budget: ``(relaxed, buildable)``, the least value of the
+    relaxation while meeting the other budgets; None where the relaxation
+    cannot meet the other budgets at all.
 
-    The bound is the optimum of the relaxation at the smallest depths (real
+    ``relaxed`` is the optimum of the relaxation at the smallest depths (real
     widths; a geometric program for FLOPs and params, the least rho a linear
-    program): a bound of the relaxed program, not a design. The buildable
+    program): not a design, and not a proven bound on every network of the
+    discrete space. The buildable
     value (FLOPs and params) is its minimiser rounded up to the grid and
     counted exactly (None if that misses another budget); rho has none."""
     import cvxpy as cp
