@@ -1,4 +1,5 @@
-"""Eq. 5 as convex programs in cvxpy (log space), and the loop that solves it.
+"""Eq. 5 as a sequence of convex programs in cvxpy (log space), and the loop
+that solves it.
 
 The program of the paper is, for widths ``w`` and depths ``L``:
 
@@ -6,8 +7,9 @@ The program of the paper is, for widths ``w`` and depths ``L``:
     s.t. L (prod w)^(-1/L) <= rho,  FLOPs <= budget,  params <= budget,
          c_1 <= c_2 <= ... <= c_M                             (Guideline 3)
 
-It is neither convex nor continuous. Two convex problems are solved instead,
-alternately, both built once with cvxpy ``Parameter`` s (DPP) and re-solved:
+It is neither convex nor continuous. Two subproblems are solved instead,
+alternately, both built once with cvxpy ``Parameter`` s (DPP) and re-solved;
+every cvxpy problem solved is convex, the width subproblem itself is not:
 
 1. **Widths** (:class:`WidthProblem`), depths fixed. In the log-variables ``z``
    (log channels, log bottlenecks, log kernels) FLOPs and params are
@@ -17,15 +19,17 @@ alternately, both built once with cvxpy ``Parameter`` s (DPP) and re-solved:
    ``uv = ((u+v)^2 - (u-v)^2)/4`` with the convex ``(u+v)^2`` linearised at the
    current point gives a concave minorant that touches the objective there;
    maximising it can only increase the true objective, and its fixed points are
-   KKT points of the width problem. ``u`` and ``v`` are rescaled to equal size
-   first, so the minorant is tight.
+   KKT points of the width problem (a local method: no global optimality is
+   claimed). ``u`` and ``v`` are rescaled to equal size first, so the
+   minorant is tight.
 2. **Depths** (:class:`DepthProblem`), widths fixed. The entropy, FLOPs and
    params are linear in ``L``; rho reads ``D log(D/rho) <= sum L_i log w_i``
    (``D log D`` is convex); the penalty ``beta exp(Var L)`` (or TinyNAS's
    ``exp(std)``) is convex. A concave maximisation over a convex set.
 
 Alternating the two is block-coordinate ascent on the continuous relaxation;
-each step cannot decrease the objective, so it converges. Integer depths, grid
+each step cannot decrease the objective, so its values converge (to a local,
+not a certified, optimum). Integer depths, grid
 widths and the kernel set are then restored by :mod:`mmdeepmad.design.solver`.
 """
 from __future__ import annotations

@@ -300,8 +300,8 @@ def round_up(value: float, digits: int = 3) -> float:
 
 
 def round_down(value: float, digits: int = 4) -> float:
-    """``value`` rounded down to ``digits`` significant digits (a lower bound
-    stays a lower bound when printed)."""
+    """``value`` rounded down to ``digits`` significant digits (a figure the
+    message says a budget "needs at least" is never printed above itself)."""
     return _round_significant(value, digits, decimal.ROUND_FLOOR)
 
 
@@ -315,7 +315,8 @@ def format_value(kind: str, value: float) -> str:
 
 
 def format_bound(kind: str, value: Optional[float]) -> str:
-    """A lower bound in a message: rounded down to four significant digits
+    """The relaxation's least value in a message ("needs FLOPs >= ..."):
+    rounded down to four significant digits
     (``717.3M``, ``0.1767``)."""
     if value is None:
         return 'unbounded'
