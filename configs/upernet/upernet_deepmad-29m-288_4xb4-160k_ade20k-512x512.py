@@ -29,8 +29,8 @@ model = dict(
             type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     # = DeepMAD('deepmad-29m-288', out_indices=(0, 1, 2, 4)).out_channels;
     # tests/configs checks both heads
-    decode_head=dict(in_channels=[88, 208, 384, 1792]),
-    auxiliary_head=dict(in_channels=384))
+    decode_head=dict(in_channels=[72, 208, 392, 1792]),
+    auxiliary_head=dict(in_channels=392))
 
 visualizer = dict(vis_backends=[
     dict(type='LocalVisBackend'),

@@ -1,10 +1,12 @@
-"""Resource budgets of a design: FLOPs, params and the effectiveness rho.
+"""Resource budgets of a design: FLOPs, params, the effectiveness rho and,
+for a device, latency.
 
 A field left ``None`` is unconstrained. A value satisfies a budget when it is
 *at most* the budget (the official TinyNAS code rejects a structure only when
 ``budget < value``, so equality passes). Which convention the values are
 counted in (``paper`` or ``tinynas``) is up to the caller; the budgets are
-plain numbers.
+plain numbers. ``latency`` is in seconds, as a latency model of the device
+predicts it (:mod:`mmdeepmad.latency`).
 """
 from __future__ import annotations
 from dataclasses import dataclass
@@ -19,6 +21,9 @@ TINYNAS_BUDGET_NAMES = {
     'efficient_score': 'rho',
 }
 
+#: Every budget, in the order they are reported.
+BUDGET_FIELDS = ('flops', 'params', 'rho', 'latency')
+
 
 @dataclass(frozen=True)
 class Budgets:
@@ -26,15 +31,16 @@ class Budgets:
 
     ``flops`` and ``params`` are absolute counts (e.g. ``1.82e9``), ``rho`` the
     effectiveness bound (0.3 for the ResNet-type DeepMAD configs, 0.5 for the
-    depthwise ones).
+    depthwise ones), ``latency`` seconds on a device.
     """
 
     flops: Optional[float] = None
     params: Optional[float] = None
     rho: Optional[float] = None
+    latency: Optional[float] = None
 
     def __post_init__(self) -> None:
-        for name in ('flops', 'params', 'rho'):
+        for name in BUDGET_FIELDS:
             value = getattr(self, name)
             if value is None:
                 continue
@@ -46,23 +52,29 @@ class Budgets:
                 raise ValueError(
                     f'Budgets.{name} must be positive, got {value!r}')
 
-    def satisfied_by(self, flops: float, params: float, rho: float) -> bool:
-        """True when every constrained quantity is at most its budget."""
-        return ((self.flops is None or flops <= self.flops)
-                and (self.params is None or params <= self.params)
-                and (self.rho is None or rho <= self.rho))
+    def satisfied_by(self,
+                     flops: float,
+                     params: float,
+                     rho: float,
+                     latency: Optional[float] = None) -> bool:
+        """True when every constrained quantity is at most its budget (a
+        latency budget needs the latency)."""
+        return bool(self.mask(flops, params, rho, latency))
 
-    def mask(self, flops, params, rho) -> np.ndarray:
+    def mask(self, flops, params, rho, latency=None) -> np.ndarray:
         """Vectorised :meth:`satisfied_by` over numpy arrays (a boolean
         array)."""
         flops = np.asarray(flops)
         ok = np.ones(np.shape(flops), dtype=bool)
-        if self.flops is not None:
-            ok &= flops <= self.flops
-        if self.params is not None:
-            ok &= np.asarray(params) <= self.params
-        if self.rho is not None:
-            ok &= np.asarray(rho) <= self.rho
+        for name, value in (('flops', flops), ('params', params), ('rho', rho),
+                            ('latency', latency)):
+            bound = getattr(self, name)
+            if bound is None:
+                continue
+            if value is None:
+                raise ValueError(f'a {name} budget is set but no {name} '
+                                 'was given to check it')
+            ok &= np.asarray(value) <= bound
         return ok
 
     @property
@@ -70,20 +82,25 @@ class Budgets:
         """The constrained fields only, by name."""
         return {
             name: getattr(self, name)
-            for name in ('flops', 'params', 'rho')
-            if getattr(self, name) is not None
+            for name in BUDGET_FIELDS if getattr(self, name) is not None
         }
 
     def to_dict(self) -> Dict[str, Optional[float]]:
-        return {'flops': self.flops, 'params': self.params, 'rho': self.rho}
+        """flops, params and rho (None where unconstrained), and latency
+        where it is constrained."""
+        data = {'flops': self.flops, 'params': self.params, 'rho': self.rho}
+        if self.latency is not None:
+            data['latency'] = self.latency
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> 'Budgets':
-        """From ``{'flops': .., 'params': .., 'rho': ..}`` (missing = None)."""
-        unknown = sorted(set(data) - {'flops', 'params', 'rho'})
+        """From ``{'flops': .., 'params': .., 'rho': ..}`` (missing = None;
+        ``latency`` in seconds may be given too)."""
+        unknown = sorted(set(data) - set(BUDGET_FIELDS))
         if unknown:
             raise ValueError(f'unknown budget field(s) {unknown}; '
-                             "known: ['flops', 'params', 'rho']")
+                             f'known: {list(BUDGET_FIELDS)}')
         return cls(**dict(data))
 
     @classmethod

@@ -18,10 +18,11 @@ from mmdeepmad.arch.spec import (BLOCK_FAMILIES, DEPTHWISE_FAMILIES,
 from mmdeepmad.conventions import (CONVENTIONS, DEFAULT_BETA, evaluate,
                                    scored_stage_count)
 from mmdeepmad.conventions.budgets import Budgets
-from .defaults import DEFAULT_DESIGN
+from .defaults import DEFAULT_DESIGN, DEFAULT_RHO
 from .search_space import DEFAULT_STRIDES, SearchSpace
 from .solver import DesignResult, solve
-from .units import UnitError, check_alpha, parse_budgets
+from .units import (UnitError, check_alpha, parse_budget, parse_budgets,
+                    parse_latency, parse_throughput)
 
 
 def _integer(value: Any,
@@ -146,14 +147,41 @@ def design(block: str = DEFAULT_DESIGN['block'],
            head_channels: Optional[int] = None,
            name: str = '',
            command: Optional[str] = None,
-           progress=None) -> DesignResult:
-    """Solve Eq. 5 for the budgets (all three must be given; a caller without
-    its own takes them from :data:`DEFAULT_DESIGN`) and return a verified
-    design: its arch JSON reads back as the same spec and the convention's
-    reference counts it to the solver's figures, within every budget
-    (:func:`verify_round_trip`)."""
+           progress=None,
+           latency=None,
+           throughput=None,
+           lut=None,
+           certify: Optional[float] = None) -> DesignResult:
+    """Solve Eq. 5 for the budgets and return a verified design: its arch
+    JSON reads back as the same spec and the convention's reference counts it
+    to the solver's figures, within every budget (:func:`verify_round_trip`).
+
+    FLOPs, params and rho must be given together (a caller without its own
+    takes them from :data:`DEFAULT_DESIGN`), unless there is a device budget:
+    ``latency`` (seconds, or ``'20ms'``) or ``throughput`` (images per
+    second at the LUT's batch), with ``lut`` (a profiled LUT file or
+    :class:`~mmdeepmad.latency.table.LatencyTable`); then FLOPs and params
+    are optional and rho defaults to the family's (:data:`DEFAULT_RHO`).
+
+    ``certify`` (seconds) proves a bound on the best score of the whole
+    discrete space (:func:`mmdeepmad.design.certificate.certify`); a better
+    design its search meets becomes the answer, and ``meta.certificate``
+    records ``{bound, gap, seconds, status}``."""
+    table = None
     try:
-        flops, params, rho = parse_budgets(flops, params, rho)
+        if latency is not None or throughput is not None or lut is not None:
+            table = _latency_table(lut, block, latency, throughput)
+            if latency is not None:
+                latency = parse_latency(latency, 'latency')
+            else:
+                throughput = parse_throughput(throughput, 'throughput')
+                latency = table.device['batch'] / throughput
+            flops = None if flops is None else parse_budget('flops', flops)
+            params = None if params is None else parse_budget('params', params)
+            rho = DEFAULT_RHO.get(block, 0.3) if rho is None else \
+                parse_budget('rho', rho)
+        else:
+            flops, params, rho = parse_budgets(flops, params, rho)
         if alpha is not None:
             alpha = check_alpha(alpha)
     except UnitError as error:
@@ -164,6 +192,11 @@ def design(block: str = DEFAULT_DESIGN['block'],
                         f'{beta!r}')
     if not isinstance(name, str):
         raise SpecError(f'name must be a string, got {name!r}')
+    if certify is not None and (isinstance(certify, bool)
+                                or not isinstance(certify, numbers.Real) or
+                                not certify > 0 or not math.isfinite(certify)):
+        raise SpecError(f'certify must be a positive number of seconds, got '
+                        f'{certify!r}')
     space = make_space(
         block=block,
         convention=convention,
@@ -182,28 +215,139 @@ def design(block: str = DEFAULT_DESIGN['block'],
                 f'convention scores {scored} stages here, so give {scored}, '
                 'e.g. ' + ','.join(['1'] * (scored - 1) + ['8']))
     beta = float(beta)
-    budgets = Budgets(flops=flops, params=params, rho=rho)
+    budgets = Budgets(flops=flops, params=params, rho=rho, latency=latency)
+    model = table.model if table is not None else None
     result = solve(
         space,
         budgets,
         convention=convention,
         alpha=alpha,
         beta=beta,
-        progress=progress)
+        progress=progress,
+        latency=model)
     meta = dict(
-        budgets=dict(flops=flops, params=params, rho=rho),
+        budgets=budgets.to_dict(),
         convention=convention,
         block=block,
         alpha=list(alpha) if alpha is not None else None,
         beta=beta)
+    certificate = None
+    if certify is not None:
+        result, certificate = certified(result, space,
+                                        budgets, convention, alpha, beta,
+                                        float(certify), model, progress)
+        meta['certificate'] = certificate.to_meta()
+    if table is not None:
+        meta['latency'] = latency_meta(table, latency, result.latency,
+                                       throughput)
     if command:
         meta['command'] = command
     result.spec = result.spec.replace(name=name, meta=meta)
-    result.evaluation = verify_round_trip(result, alpha, beta)
+    result.evaluation = verify_round_trip(result, alpha, beta, model)
     return result
 
 
-def verify_round_trip(result: DesignResult, alpha, beta):
+def certified(result: DesignResult,
+              space,
+              budgets,
+              convention,
+              alpha,
+              beta,
+              seconds: float,
+              latency=None,
+              progress=None):
+    """``(result, certificate)``: the certificate of ``result`` and, when
+    its search met a better design, that design as the result (counted and
+    verified as every design is)."""
+    import dataclasses
+    import time
+
+    from .certificate import certify
+    from .solver import verify, verify_latency
+    say = progress or (lambda message: None)
+    say(f'certifying: branch and bound over the whole space for up to '
+        f'{seconds:g} s')
+    started = time.perf_counter()
+    certificate = certify(
+        space,
+        budgets,
+        convention,
+        alpha,
+        beta,
+        incumbent=result.spec,
+        seconds=seconds,
+        latency=latency,
+        progress=progress)
+    if certificate.design is not None and certificate.score > result.score:
+        spec = space.to_spec(*certificate.design.row(0))
+        exact = verify(spec, budgets, convention, result.evaluation.alpha,
+                       beta)
+        seconds_on_device = (
+            verify_latency(spec, budgets, latency)
+            if latency is not None else None)
+        result = dataclasses.replace(
+            result,
+            spec=spec,
+            score=exact.score,
+            entropy=exact.entropy,
+            penalty=exact.penalty,
+            flops=exact.flops,
+            params=exact.params,
+            rho=exact.rho,
+            evaluation=exact,
+            latency=seconds_on_device,
+            status=result.status + '; a better design found by the '
+            'certificate\'s branch and bound')
+    result.solve_time += time.perf_counter() - started
+    say(f'certificate: bound {certificate.bound:.4f}, gap '
+        f'{100 * certificate.gap:.3f}% ({certificate.status})')
+    return result, certificate
+
+
+def _latency_table(lut, block: str, latency, throughput):
+    """The LUT of a device budget, checked against the design's family."""
+    if lut is None:
+        raise UnitError('a latency or throughput budget needs lut: a LUT '
+                        'file profiled on the device (python '
+                        'tools/analysis/profile_latency.py --block '
+                        f'{block} --out LUT.json)')
+    if latency is None and throughput is None:
+        raise UnitError('lut is given but no latency or throughput budget; '
+                        "give one, e.g. latency='20ms'")
+    if latency is not None and throughput is not None:
+        raise UnitError('give a latency or a throughput budget, not both')
+    from mmdeepmad.latency.table import LatencyTable, LutError, load_lut
+    if not isinstance(lut, LatencyTable):
+        try:
+            lut = load_lut(lut)
+        except LutError as error:
+            raise UnitError(str(error)) from None
+    if lut.block != block:
+        raise UnitError(f'the LUT was profiled for {lut.block} units; this '
+                        f'design has {block} units: profile {block} '
+                        '(tools/analysis/profile_latency.py --block '
+                        f'{block})')
+    return lut
+
+
+def latency_meta(table,
+                 budget: float,
+                 predicted: float,
+                 throughput: Optional[float] = None) -> dict:
+    """``meta.latency`` of a design: the budget and the prediction in ms, the
+    device the LUT was profiled on (its batch: a throughput budget is
+    ``batch / latency``)."""
+    meta = dict(
+        budget_ms=round(budget * 1e3, 6),
+        predicted_ms=round(predicted * 1e3, 6),
+        device=table.device.get('name'),
+        batch=table.device.get('batch'))
+    if throughput is not None:
+        meta['throughput_budget'] = throughput
+    return meta
+
+
+def verify_round_trip(result: DesignResult, alpha, beta, latency=None):
     """The design as a user gets it: its arch JSON read back must be the same
     spec and the same bytes, counted again by the convention's reference it
     must give the solver's figures and meet the budgets. Returns that
@@ -221,7 +365,9 @@ def verify_round_trip(result: DesignResult, alpha, beta):
             raise AssertionError(
                 f'internal error: the design\'s {key} is {theirs} by the '
                 f'solver but {ours} by exact count')
-    if not result.budgets.satisfied_by(exact.flops, exact.params, exact.rho):
+    seconds = latency.predict(spec) if latency is not None else None
+    if not result.budgets.satisfied_by(exact.flops, exact.params, exact.rho,
+                                       seconds):
         raise AssertionError('internal error: the design breaks a budget by '
                              'exact count')
     return exact

@@ -6,7 +6,9 @@
 :func:`~mmdeepmad.design.batched_paper.evaluate_paper` (``paper``) or
 :class:`~mmdeepmad.design.batched_tinynas.TinyNASFastScorer` (``tinynas``).
 Each is the batched twin of the convention's reference
-(:func:`mmdeepmad.conventions.evaluate`), tested equal to it.
+(:func:`mmdeepmad.conventions.evaluate`), tested equal to it. Given a latency
+model (:class:`mmdeepmad.latency.LatencyModel`), the scores carry each
+design's predicted latency too (its batched twin).
 """
 from __future__ import annotations
 from dataclasses import dataclass
@@ -29,17 +31,38 @@ class BatchScores:
     params: np.ndarray
     rho: np.ndarray
     per_stage: Optional[np.ndarray] = None
+    #: predicted seconds, where the evaluator has a latency model
+    latency: Optional[np.ndarray] = None
 
     def satisfies(self, budgets) -> np.ndarray:
         """Boolean (N,) mask of the designs within ``budgets`` (None: all)."""
         if budgets is None:
             return np.ones(np.shape(self.params), dtype=bool)
-        return budgets.mask(self.flops, self.params, self.rho)
+        return budgets.mask(self.flops, self.params, self.rho, self.latency)
 
 
-def batched_evaluator(space, convention: str, alpha: Sequence[float],
-                      beta: float) -> Callable:
-    """``evaluate(candidates) -> BatchScores`` for designs of ``space``."""
+def batched_evaluator(space,
+                      convention: str,
+                      alpha: Sequence[float],
+                      beta: float,
+                      latency=None) -> Callable:
+    """``evaluate(candidates) -> BatchScores`` for designs of ``space``; with
+    a latency model, ``BatchScores.latency`` is filled in."""
+    scores = _convention_evaluator(space, convention, alpha, beta)
+    if latency is None:
+        return scores
+    seconds = latency.batched(space)
+
+    def evaluate(cand) -> BatchScores:
+        result = scores(cand)
+        result.latency = seconds(cand)
+        return result
+
+    return evaluate
+
+
+def _convention_evaluator(space, convention: str, alpha: Sequence[float],
+                          beta: float) -> Callable:
     check_convention(convention)
     if convention == 'paper':
         from .batched_paper import evaluate_paper

@@ -16,3 +16,7 @@ DEFAULT_DESIGN = dict(
     convention='paper',
     stages=5,
     width_multiple=8)
+
+#: The effectiveness bound of each family when a design is given a latency
+#: budget without one: the DeepMAD configs' (0.3 ResNet-type, 0.5 depthwise).
+DEFAULT_RHO = {'bottleneck': 0.3, 'basic': 0.3, 'mbv2': 0.5, 'mbv2-se': 0.5}

@@ -7,7 +7,10 @@ neighbourhood: every single move (a channel width up or down by 1-8 grid steps,
 a depth by 1 or 2, another kernel) and every *exchange* (one quantity up,
 another down), which lets the design trade budget between stages without ever
 leaving the feasible set. All neighbours are scored exactly in one batched call
-per step.
+per step. :func:`iterated_search` then kicks the local optimum out of its
+basin (depth moved between stages, a stage's widths scaled) and climbs again,
+keeping the best: an iterated local search with a fixed, deterministic set of
+kicks.
 """
 from __future__ import annotations
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
+from mmdeepmad.conventions.budgets import BUDGET_FIELDS
 from .search_space import Candidates, SearchSpace
 
 #: evaluate(candidates) -> object with .score .flops .params .rho arrays
@@ -24,7 +28,7 @@ Evaluator = Callable[[Candidates], object]
 def violation(result, budgets) -> np.ndarray:
     """Sum of relative budget excesses (0 where every budget is met)."""
     total = np.zeros_like(np.asarray(result.score, dtype=float))
-    for name in ('flops', 'params', 'rho'):
+    for name in BUDGET_FIELDS:
         bound = getattr(budgets, name)
         if bound is not None:
             total = total + np.maximum(
@@ -188,6 +192,91 @@ def improve(space: SearchSpace,
         current, score = batch.take(pick), float(scores[pick])
         trace.steps += 1
     return current, score
+
+
+#: Kicks of :func:`kicks`: depth moved between two stages by these steps,
+#: one stage's depth by these, one stage's out and mid widths scaled by these.
+DEPTH_TRANSFERS = (1, 2)
+DEPTH_STEPS = (-2, -1, 1, 2)
+WIDTH_SCALES = (0.8, 1.25)
+
+
+def kicks(space: SearchSpace, design: Candidates) -> Candidates:
+    """Perturbations of one design too large for :func:`neighbours`: a
+    depth moved from one stage to another, one stage deeper or shallower,
+    one stage's out and mid widths scaled (the other stages' widths kept
+    non-decreasing, mids within their bounds). Only those in the space."""
+    M = space.num_stages
+    step = space.width_multiple
+    rows = []
+
+    def copy() -> Candidates:
+        return Candidates(*(getattr(design, name).copy() for name in _FIELDS))
+
+    for i in range(M):
+        for j in range(M):
+            if i == j:
+                continue
+            for moved in DEPTH_TRANSFERS:
+                kick = copy()
+                kick.depth[0, i] += moved
+                kick.depth[0, j] -= moved
+                rows.append(kick)
+    for i in range(M):
+        for moved in DEPTH_STEPS:
+            kick = copy()
+            kick.depth[0, i] += moved
+            rows.append(kick)
+        for scale in WIDTH_SCALES:
+            kick = copy()
+            for array in (kick.out, kick.mid):
+                array[0,
+                      i] = max(step,
+                               int(round(array[0, i] * scale / step)) * step)
+            if space.non_decreasing:
+                out = kick.out[0]
+                kick.out[0] = (
+                    np.maximum.accumulate(out)
+                    if scale > 1 else np.minimum.accumulate(out[::-1])[::-1])
+            low, high = space.mid_bounds(kick.out[0])
+            kick.mid[0] = np.clip(kick.mid[0], low, high)
+            rows.append(kick)
+    batch = Candidates.concat(rows)
+    return batch.take(np.flatnonzero(space.contains(batch)))
+
+
+def iterated_search(space: SearchSpace,
+                    evaluate: Evaluator,
+                    budgets,
+                    design: Candidates,
+                    score: float,
+                    trace: SearchTrace,
+                    rounds: int = 5,
+                    tol: float = 1e-9):
+    """From a local optimum: every kick (:func:`kicks`) is repaired into the
+    budgets and climbed (:func:`improve`); the best result becomes the
+    design and the kicks start again from it, for at most ``rounds`` rounds
+    or until a round finds nothing better. Returns (design, score)."""
+    for _ in range(rounds):
+        improved = False
+        batch = kicks(space, design)
+        for index in range(len(batch)):
+            start = repair(
+                space,
+                evaluate,
+                budgets,
+                batch.take(index),
+                trace,
+                exchanges=True)
+            if start is None:
+                continue
+            found, found_score = improve(space, evaluate, budgets, start,
+                                         trace)
+            if found_score > score + tol * abs(score):
+                design, score, improved = found, found_score, True
+        if not improved:
+            break
+    return design, score
 
 
 def unique_rows(batch: Candidates) -> List[int]:

@@ -43,12 +43,16 @@ import cvxpy as cp
 import numpy as np
 
 from mmdeepmad.conventions import rules
-from .relaxation import StructureModel
+from .relaxation import LATENCY_UNIT, StructureModel
 
 SOLVER = 'CLARABEL'
 
 #: Statuses whose solution is used (an inaccurate one is counted as such).
 SOLVED = ('optimal', 'optimal_inaccurate')
+
+#: The value an unconstrained budget takes in a program (no network comes
+#: near it).
+UNBOUNDED = 1e30
 
 
 def _solve(problem: cp.Problem, counts: Optional[Counter] = None) -> str:
@@ -126,10 +130,21 @@ class WidthProblem:
             cp.log_sum_exp(rows @ z + self.log_param_coef)
             <= self.log_params_budget)
         self.rho_bound = self.rho_rows @ z >= self.rho_rhs
+        budget_constraints = [self.flops_budget, self.params_budget]
+        self.latency_budget = None
+        if model.latency is not None:
+            # the device's latency: one more posynomial (mmdeepmad.latency)
+            self.latency_rows, self._latency_coefs = model.latency_monomials()
+            self.log_latency_coef = cp.Parameter(
+                len(self._latency_coefs), name='log_latency_coefficients')
+            self.log_latency_budget = cp.Parameter(name='log_latency_budget')
+            self.latency_budget = (
+                cp.log_sum_exp(self.latency_rows @ z + self.log_latency_coef)
+                <= self.log_latency_budget)
+            budget_constraints.append(self.latency_budget)
         constraints = [
             # budgets: posynomials in log space (geometric programming)
-            self.flops_budget,
-            self.params_budget,
+            *budget_constraints,
             # effectiveness, Eq. 2-3: sum log w >= D log(D / rho)
             self.rho_bound,
             z[0] >= math.log(max(space.stem_channels[0], step)),
@@ -167,8 +182,14 @@ class WidthProblem:
             model.coefficients(self._flop_coefs, depths))
         self.log_param_coef.value = np.log(
             model.coefficients(self._param_coefs, depths))
-        self.log_flops_budget.value = math.log(budgets.flops)
-        self.log_params_budget.value = math.log(budgets.params)
+        self.log_flops_budget.value = math.log(budgets.flops or UNBOUNDED)
+        self.log_params_budget.value = math.log(budgets.params or UNBOUNDED)
+        if self.latency_budget is not None:
+            self.log_latency_coef.value = np.log(
+                model.coefficients(self._latency_coefs, depths))
+            self.log_latency_budget.value = math.log(
+                budgets.latency *
+                LATENCY_UNIT if budgets.latency else UNBOUNDED)
         G, g = model.cumulative_log_width(depths)
         D = model.cumulative_layers(depths)
         rows, rhs = [], []
@@ -196,12 +217,16 @@ class WidthProblem:
         for stage, u_s, w_s in zip(model.scoring, u, weights):
             mask = np.arange(M) <= stage.end_stage
             grad += np.where(mask, w_s * u_s * model.factor * rest, 0.0)
-        values = np.exp(self.A @ z)
-        for constraint, coefs in ((self.flops_budget, self._flop_coefs),
-                                  (self.params_budget, self._param_coefs)):
+        budgets = [(self.flops_budget, self._flop_coefs, self.A),
+                   (self.params_budget, self._param_coefs, self.A)]
+        if self.latency_budget is not None:
+            budgets.append(
+                (self.latency_budget, self._latency_coefs, self.latency_rows))
+        for constraint, coefs, rows in budgets:
             dual = float(constraint.dual_value or 0.0)
             if dual <= 0:
                 continue
+            values = np.exp(rows @ z)
             total = float(
                 np.sum(model.coefficients(coefs, self._depths) * values))
             per_depth = np.zeros(M)
@@ -306,6 +331,11 @@ class DepthProblem:
         self.params_per_depth = cp.Parameter(M, nonneg=True)
         self.flops_room = cp.Parameter(name='flops_room')
         self.params_room = cp.Parameter(name='params_room')
+        self.latency_per_depth = cp.Parameter(M, nonneg=True)
+        self.latency_room = cp.Parameter(name='latency_room')
+        self._latency_rows, self._latency_coefs = (
+            model.latency_monomials() if model.latency is not None else
+            (None, None))
         self.logw_per_depth = cp.Parameter((R, M), name='log_width_per_depth')
         self.logw_const = cp.Parameter(R)
         # layers up to each rho group: fixed by the structure (constants)
@@ -322,6 +352,7 @@ class DepthProblem:
         constraints = [
             self.flops_per_depth @ L <= self.flops_room,
             self.params_per_depth @ L <= self.params_room,
+            self.latency_per_depth @ L <= self.latency_room,
             # Eq. 2-3: D log D - D log rho <= sum log w
             -cp.entr(D) - self.log_rho * D
             <= self.logw_per_depth @ L + self.logw_const,
@@ -371,9 +402,25 @@ class DepthProblem:
                 param_rest[ps] += pc * value
         self.flops_per_depth.value = flop_rest
         self.params_per_depth.value = param_rest
-        self.flops_room.value = budgets.flops - flop_fixed + flop_rest.sum()
-        self.params_room.value = budgets.params - param_fixed + \
-            param_rest.sum()
+        self.flops_room.value = (budgets.flops or UNBOUNDED) - flop_fixed + \
+            flop_rest.sum()
+        self.params_room.value = (budgets.params or UNBOUNDED) - \
+            param_fixed + param_rest.sum()
+        latency_rest = np.zeros(M)
+        latency_room = UNBOUNDED
+        if self._latency_rows is not None:
+            latency_fixed = 0.0
+            values = np.exp(self._latency_rows @ z)
+            for value, (coef, stage) in zip(values, self._latency_coefs):
+                if stage is None:
+                    latency_fixed += coef * value
+                else:
+                    latency_rest[stage] += coef * value
+            budget = budgets.latency * LATENCY_UNIT if budgets.latency \
+                else UNBOUNDED
+            latency_room = budget - latency_fixed + latency_rest.sum()
+        self.latency_per_depth.value = latency_rest
+        self.latency_room.value = latency_room
         # log widths: first unit + (L-1) rest units, per stage
         first = np.array([model.unit_log_width(i, True) @ z for i in range(M)])
         rest = np.array([model.unit_log_width(i, False) @ z for i in range(M)])

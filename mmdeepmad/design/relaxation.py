@@ -17,6 +17,10 @@ and ``tinynas`` (the official code's FLOPs with BN, ReLU and pool terms, its
 score with ½ log terms, resolution fixed at 224 and the SE resolution quirk).
 The SE squeeze width ``round(b/4)`` is relaxed to ``b/4``. Tests check that at
 buildable points these forms equal the exact counters.
+
+A latency model of a device (:mod:`mmdeepmad.latency`) adds one more
+posynomial, built the same way from its priced terms
+(:meth:`StructureModel.latency_monomials`).
 """
 from __future__ import annotations
 import math
@@ -34,6 +38,10 @@ from .search_space import SearchSpace
 #: Coefficient standing in for a term that vanishes (L - 1 = 0) in log space.
 _TINY = 1e-12
 
+#: Latency is in nanoseconds inside the program (a unit's coefficients are
+#: then far above the floor ``_TINY`` that stands in for a vanishing one).
+LATENCY_UNIT = 1e9
+
 
 @dataclass(frozen=True)
 class ScoringStage:
@@ -50,10 +58,15 @@ class ScoringStage:
 class StructureModel:
     """Posynomial budgets and affine log-width sums of one search space."""
 
-    def __init__(self, space: SearchSpace, convention: str,
-                 alpha: Sequence[float]):
+    def __init__(self,
+                 space: SearchSpace,
+                 convention: str,
+                 alpha: Sequence[float],
+                 latency=None):
         check_convention(convention)
         self.space = space
+        #: the device's latency model (None: no latency budget)
+        self.latency = latency
         self.convention = convention
         self.M = M = space.num_stages
         self.n = 1 + 3 * M
@@ -275,6 +288,48 @@ class StructureModel:
             # the shortcut's 2x2 average pool: one op per input element (a
             # depthwise unit keeps it only when in == out; relaxed as kept)
             add([(c_in, 1)], r_in**2, _TINY, stage)
+
+    def latency_monomials(self) -> Tuple[np.ndarray, List[tuple]]:
+        """Exponent rows and ``(const, stage)`` coefficients of the latency
+        posynomial in nanoseconds (:data:`LATENCY_UNIT`; :meth:`monomials`'
+        format), from the model's priced terms
+        (:meth:`mmdeepmad.latency.LatencyModel.stage_terms`).
+
+        A term present only with a shortcut conv or add is kept on every
+        first unit of a stage (where the exact count may drop it: the
+        relaxation errs on the slow side), the pool on every stride-2 first
+        unit; on the other units (input width = output width, stride 1) each
+        is kept exactly where the layout has it: the add always, the
+        projection and pool never."""
+        from mmdeepmad.latency.terms import ADDED, ALWAYS, POOLED
+        priced = self.latency.stage_terms(self.space)
+        rows, coefs = [], []
+
+        def add(terms, index, stage, stride=1):
+            for term, coef in terms:
+                if stage is not None and term.when not in (ALWAYS, ADDED):
+                    continue
+                if term.when == POOLED and stride == 1:
+                    continue  # only a stride-2 shortcut pools
+                row = np.zeros(self.n)
+                for variable, power in zip(index, term.exponents):
+                    if power:
+                        row[variable] += power
+                rows.append(row)
+                coefs.append((coef * LATENCY_UNIT, stage))
+
+        no_index = -1
+        add(priced['stem'], (no_index, no_index, 0, no_index), None)
+        for i, stage in enumerate(priced['stages']):
+            width_in = 0 if i == 0 else self.ix(i - 1)
+            x, y, t = self.ix(i), self.iy(i), self.it(i)
+            add(stage['first'], (width_in, y, x, t), None,
+                self.space.strides[i])
+            add(stage['rest'], (x, y, x, t), i)
+        if priced['head']:
+            add(priced['head'],
+                (self.ix(self.M - 1), no_index, no_index, no_index), None)
+        return np.asarray(rows), coefs
 
     def coefficients(self, spec_coefs, depths) -> np.ndarray:
         """Coefficients of the monomials for a depth vector."""

@@ -7,7 +7,9 @@ verification.
    ``width_multiple``, kernels to the allowed set) two ways (nearest, down).
 3. :func:`~mmdeepmad.design.local_search.repair` moves a rounded design inside
    the budgets; :func:`~mmdeepmad.design.local_search.improve` climbs to a
-   local optimum of the exact discrete problem.
+   local optimum of the exact discrete problem, and
+   :func:`~mmdeepmad.design.local_search.iterated_search` kicks it out of its
+   basin and climbs again (a fixed set of kicks: deterministic).
 4. The best design is verified spec by spec with the exact counters of the
    convention; a design that breaks a budget by exact count is never returned.
 """
@@ -23,18 +25,18 @@ import numpy as np
 from mmdeepmad.arch.spec import ArchSpec
 from mmdeepmad.conventions import (DEFAULT_BETA, Evaluation, check_convention,
                                    default_alpha, evaluate, scored_stage_count)
-from mmdeepmad.conventions.budgets import Budgets
+from mmdeepmad.conventions.budgets import BUDGET_FIELDS, Budgets
 from . import program
 from .batched import batched_evaluator
 from .depth_search import DepthSearch
-from .local_search import SearchTrace, improve, repair
-from .relaxation import StructureModel
+from .local_search import SearchTrace, improve, iterated_search, repair
+from .relaxation import LATENCY_UNIT, StructureModel
 from .search_space import Candidates, SearchSpace
 from .units import (format_bound, format_budget, format_value, parse_budget,
                     round_up)
 
 #: How a budget is named in messages: the library's words.
-_LABELS = dict(flops='FLOPs', params='params', rho='rho')
+_LABELS = dict(flops='FLOPs', params='params', rho='rho', latency='latency')
 
 #: Infeasibility advice is a budget value a design was solved with: the solver
 #: is a local search, and a design found at one budget does not promise one at
@@ -54,8 +56,8 @@ class Advice:
     ``value`` and the other budgets unchanged (the same solve a re-run with
     that value does)."""
 
-    budget: str  # 'flops', 'params' or 'rho'
-    value: str  # as one would type it: '732M', '0.181'
+    budget: str  # 'flops', 'params', 'rho' or 'latency'
+    value: str  # as one would type it: '732M', '0.181', '21.5ms'
 
 
 def advise_budget(advice: Advice) -> str:
@@ -109,6 +111,8 @@ class DesignResult:
     stats: Dict[str, float] = field(default_factory=dict)
     #: the exact figures of ``spec``, counted by the convention's reference
     evaluation: Optional[Evaluation] = None
+    #: predicted seconds on the device (with a latency model), else None
+    latency: Optional[float] = None
 
 
 def kernel_roundings(space: SearchSpace, model: StructureModel,
@@ -182,31 +186,48 @@ def solve(space: SearchSpace,
           alpha: Optional[Sequence[float]] = None,
           beta: float = DEFAULT_BETA,
           top: int = 3,
-          progress: Optional[Callable[[str], None]] = None) -> DesignResult:
-    """Design a network for ``budgets`` in ``space`` (module docstring).
+          progress: Optional[Callable[[str], None]] = None,
+          latency=None) -> DesignResult:
+    """Design a network for ``budgets`` in ``space`` (module docstring);
+    ``latency`` is the device's :class:`~mmdeepmad.latency.LatencyModel`
+    (needed for a latency budget).
 
     Raises :class:`InfeasibleBudgetError` when no design is found; its advice
     is checked by solving again (:func:`infeasibility_reasons`)."""
     check_convention(convention)
+    if budgets.latency is not None and latency is None:
+        raise ValueError('a latency budget needs the device\'s latency model '
+                         '(latency=LatencyModel, from a profiled LUT)')
     alpha = tuple(alpha) if alpha is not None else default_alpha(
         scored_stage_count(space.strides, convention))
-    result = _search(space, budgets, convention, alpha, beta, top, progress)
+    result = _search(space, budgets, convention, alpha, beta, top, progress,
+                     latency)
     if result is None:
         raise InfeasibleBudgetError(
             infeasibility_reasons(
-                space, budgets, convention, alpha, beta, progress=progress))
+                space,
+                budgets,
+                convention,
+                alpha,
+                beta,
+                progress=progress,
+                latency=latency))
     return result
 
 
-def _search(
-        space: SearchSpace, budgets: Budgets, convention: str, alpha,
-        beta: float, top: int,
-        progress: Optional[Callable[[str], None]]) -> Optional[DesignResult]:
+def _search(space: SearchSpace,
+            budgets: Budgets,
+            convention: str,
+            alpha,
+            beta: float,
+            top: int,
+            progress: Optional[Callable[[str], None]],
+            latency=None) -> Optional[DesignResult]:
     """The design of :func:`solve`, or None when none is found."""
     say = progress or (lambda message: None)
     started = time.perf_counter()
-    model = StructureModel(space, convention, alpha)
-    evaluate = batched_evaluator(space, convention, alpha, beta)
+    model = StructureModel(space, convention, alpha, latency)
+    evaluate = batched_evaluator(space, convention, alpha, beta, latency)
     search = DepthSearch(model, budgets, beta)
     say('searching depths (convex width problem per depth vector)')
     ranked = search.search(top=top)
@@ -247,10 +268,16 @@ def _search(
             break
     if best is None:
         return None
+    # kicks out of the local optimum, climbed again (iterated local search)
+    best, best_score = iterated_search(space, evaluate, budgets, best,
+                                       best_score, trace)
     say(f'local improvement: {trace.steps} steps, {trace.evaluations} exact '
         f'evaluations')
     spec = space.to_spec(*best.row(0))
     exact = verify(spec, budgets, convention, alpha, beta)
+    seconds = None
+    if latency is not None:
+        seconds = verify_latency(spec, budgets, latency)
     elapsed = time.perf_counter() - started
     return DesignResult(
         spec=spec,
@@ -266,14 +293,15 @@ def _search(
         solve_time=elapsed,
         status=(
             'local optimum (integer depths by pattern search, widths '
-            'by convex-concave steps, exact local search); convex solves: ' +
-            program.describe_solves(search.width_problem.counts)),
+            'by convex-concave steps, exact iterated local search); convex '
+            'solves: ' + program.describe_solves(search.width_problem.counts)),
         stats=dict(
             width_solves=search.solves,
             depth_vectors=len(search.cache),
             local_steps=trace.steps,
             exact_evaluations=trace.evaluations),
-        evaluation=exact)
+        evaluation=exact,
+        latency=seconds)
 
 
 def verify(spec: ArchSpec, budgets: Budgets, convention: str, alpha,
@@ -281,9 +309,10 @@ def verify(spec: ArchSpec, budgets: Budgets, convention: str, alpha,
     """The exact figures of a spec (:func:`mmdeepmad.conventions.evaluate`);
     raises if a budget breaks, so such a design is never returned."""
     exact = evaluate(spec, convention, alpha=alpha, beta=beta)
-    if not budgets.satisfied_by(exact.flops, exact.params, exact.rho):
+    counted = dataclasses.replace(budgets, latency=None)  # verify_latency
+    if not counted.satisfied_by(exact.flops, exact.params, exact.rho):
         broken = [
-            name for name, bound in budgets.constrained.items()
+            name for name, bound in counted.constrained.items()
             if exact.figure(name) > bound
         ]
         raise AssertionError(
@@ -292,13 +321,26 @@ def verify(spec: ArchSpec, budgets: Budgets, convention: str, alpha,
     return exact
 
 
+def verify_latency(spec: ArchSpec, budgets: Budgets, latency) -> float:
+    """The predicted latency of a spec, counted from its layout
+    (:meth:`~mmdeepmad.latency.LatencyModel.predict`); raises if it breaks
+    the latency budget."""
+    seconds = latency.predict(spec)
+    if budgets.latency is not None and seconds > budgets.latency:
+        raise AssertionError(
+            'internal error: the design breaks the latency budget by the '
+            'layout\'s count; it is not returned')
+    return seconds
+
+
 def infeasibility_reasons(space: SearchSpace,
                           budgets: Budgets,
                           convention: str,
                           alpha,
                           beta,
                           progress: Optional[Callable[[str], None]] = None,
-                          seconds: float = ADVICE_SECONDS) -> List[tuple]:
+                          seconds: float = ADVICE_SECONDS,
+                          latency=None) -> List[tuple]:
     """Which budgets were not met, the figures that say why, and a value of
     each that works: ``(text, advice)`` pairs for
     :class:`InfeasibleBudgetError`.
@@ -317,7 +359,7 @@ def infeasibility_reasons(space: SearchSpace,
     checks stop after ``seconds``; a budget without a checked value gets no
     advice, and the text says how far it was tried."""
     say = progress or (lambda message: None)
-    evaluate = batched_evaluator(space, convention, alpha, beta)
+    evaluate = batched_evaluator(space, convention, alpha, beta, latency)
     M = space.num_stages
     step = space.width_multiple
     low = max(space.channels[0], step)
@@ -334,14 +376,16 @@ def infeasibility_reasons(space: SearchSpace,
         flops=float(thin.flops[0]),
         params=float(thin.params[0]),
         rho=float(min(thin.rho[0], wide.rho[0])))
-    joint = smallest_jointly(space, budgets, convention, alpha)
+    if latency is not None:
+        alone['latency'] = smallest_latency(space, latency)
+    joint = smallest_jointly(space, budgets, convention, alpha, latency)
     deadline = time.perf_counter() + seconds
 
     def others(name: str) -> str:
         return ' and '.join(
             f'{_LABELS[other]} <= '
             f'{format_budget(other, getattr(budgets, other))}'
-            for other in ('flops', 'params', 'rho')
+            for other in BUDGET_FIELDS
             if other != name and getattr(budgets, other) is not None)
 
     def first_working(name: str, start: float, steps) -> tuple:
@@ -361,7 +405,7 @@ def infeasibility_reasons(space: SearchSpace,
             changed = dataclasses.replace(budgets, **{name: value})
             try:
                 found = _search(space, changed, convention, alpha, beta, 3,
-                                None)
+                                None, latency)
             except AssertionError:  # a design the exact count refuses
                 found = None
             if found is not None:
@@ -377,7 +421,7 @@ def infeasibility_reasons(space: SearchSpace,
                 f'design (checked {", ".join(tried)})')
 
     reasons = []
-    for name in ('flops', 'params', 'rho'):
+    for name in BUDGET_FIELDS:
         bound = getattr(budgets, name)
         if bound is None:
             continue
@@ -391,7 +435,8 @@ def infeasibility_reasons(space: SearchSpace,
                       if lower is not None and lower > bound else '')
         if smallest > bound and name != 'rho':
             # FLOPs and params only grow with every width and depth: the
-            # thinnest, shallowest network is the smallest
+            # thinnest, shallowest network is the smallest (latency: a lower
+            # bound of every network's, smallest_latency)
             text = (f'the {label} budget {format_budget(name, bound)} cannot '
                     f'be met: the smallest {label} in this space is '
                     f'{format_budget(name, smallest)}')
@@ -419,7 +464,7 @@ def infeasibility_reasons(space: SearchSpace,
                 text += not_found(name, tried)
         reasons.append((text, advice))
     if not reasons:
-        given = [n for n in ('flops', 'params', 'rho') if getattr(budgets, n)]
+        given = [n for n in BUDGET_FIELDS if getattr(budgets, n)]
         listed = ', '.join(
             f'{_LABELS[n]} <= {format_budget(n, getattr(budgets, n))}'
             for n in given)
@@ -446,8 +491,41 @@ def infeasibility_reasons(space: SearchSpace,
     return reasons
 
 
-def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
-                     alpha) -> Dict[str, Optional[tuple]]:
+def smallest_latency(space: SearchSpace, latency) -> float:
+    """A lower bound of the predicted latency of every network of ``space``:
+    the terms every unit has (not those of a shortcut conv, pool or add),
+    all non-negative monomials, at the smallest widths, kernels and depths
+    of the space."""
+    from mmdeepmad.latency.terms import ALWAYS
+    priced = latency.stage_terms(space)
+    step = space.width_multiple
+    stem = max(space.stem_channels[0], step)
+    low = max(space.channels[0], step)
+    mid = max(low, int(space.mid_bounds(np.asarray([low]))[0][0]))
+    kernel = min(space.kernels)
+    depth = space.depth[0]
+
+    def total(terms, width_in):
+        return sum(coef * term.value(width_in, mid, low, kernel) / term.scale
+                   for term, coef in terms if term.when == ALWAYS)
+
+    seconds = sum(coef * term.value(1, 1, stem, 1) / term.scale
+                  for term, coef in priced['stem'])
+    width_in = stem
+    for stage in priced['stages']:
+        seconds += total(stage['first'], width_in)
+        seconds += (depth - 1) * total(stage['rest'], low)
+        width_in = low
+    seconds += sum(coef * term.value(low, 1, 1, 1) / term.scale
+                   for term, coef in priced['head'])
+    return float(seconds)
+
+
+def smallest_jointly(space: SearchSpace,
+                     budgets: Budgets,
+                     convention: str,
+                     alpha,
+                     latency=None) -> Dict[str, Optional[tuple]]:
     """For each budget: ``(relaxed, buildable)``, the least value of the
     relaxation while meeting the other budgets; None where the relaxation
     cannot meet the other budgets at all.
@@ -460,20 +538,27 @@ def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
     counted exactly (None if that misses another budget); rho has none."""
     import cvxpy as cp
 
-    model = StructureModel(space, convention, alpha)
+    model = StructureModel(space, convention, alpha, latency)
     problem = program.WidthProblem(model)
     depths = np.full(model.M, float(space.depth[0]))
     huge = 1e30
     result: Dict[str, Optional[tuple]] = {}
-    for name in ('flops', 'params', 'rho'):
+    names = BUDGET_FIELDS if latency is not None else BUDGET_FIELDS[:3]
+    for name in names:
         relaxed = Budgets(
-            flops=huge if name == 'flops' else (budgets.flops or huge),
-            params=huge if name == 'params' else (budgets.params or huge),
-            rho=huge if name == 'rho' else (budgets.rho or huge))
+            **{
+                field: huge if field == name else (
+                    getattr(budgets, field) or huge)
+                for field in names
+            })
         problem.set_depths(depths, relaxed)
         if name == 'rho':
             own = problem.rho_bound
             objective = _log_rho(model, problem.z, depths)
+        elif name == 'latency':
+            own = problem.latency_budget
+            objective = cp.log_sum_exp(problem.latency_rows @ problem.z +
+                                       problem.log_latency_coef)
         else:
             own = problem.flops_budget if name == 'flops' else \
                 problem.params_budget
@@ -488,6 +573,7 @@ def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
         if name == 'rho':
             result[name] = (float(np.exp(minimum.value)), None)
             continue
+        unit = LATENCY_UNIT if name == 'latency' else 1.0
         # a buildable design: the minimiser's widths rounded up to the grid
         # (wider only helps rho); its exact value is one that can be met
         z = np.asarray(problem.z.value)
@@ -504,14 +590,14 @@ def smallest_jointly(space: SearchSpace, budgets: Budgets, convention: str,
         grid.mid[0] = np.clip(
             np.ceil(widths[1 + model.M:1 + 2 * model.M] / step) * step, low,
             high)
-        exact = batched_evaluator(space, convention, alpha, 0.0)(grid)
+        exact = batched_evaluator(space, convention, alpha, 0.0, latency)(grid)
         other_ok = all(
             getattr(budgets, other) is None
             or float(getattr(exact, other)[0]) <= getattr(budgets, other)
-            for other in ('flops', 'params', 'rho') if other != name)
+            for other in names if other != name)
         buildable = float(getattr(exact, name)[0]) if other_ok and bool(
             space.contains(grid)[0]) else None
-        result[name] = (float(np.exp(minimum.value)), buildable)
+        result[name] = (float(np.exp(minimum.value)) / unit, buildable)
     return result
 
 

@@ -3,7 +3,9 @@
 Counts (FLOPs, params) take an optional decimal suffix, case-insensitive:
 ``K`` = 1e3, ``M`` = 1e6, ``G`` = 1e9, ``T`` = 1e12 (``4.13G``, ``4130M`` and
 ``4.13e9`` are the same budget; ``m`` is mega, never milli, since a count has
-no fractions). rho is a plain positive number. Every error is a
+no fractions). rho is a plain positive number. A latency takes a unit,
+``s``, ``ms`` or ``us`` (``20ms`` = ``0.02s``), a throughput is images per
+second, a plain number or with ``/s`` (``800``, ``800/s``). Every error is a
 :class:`UnitError` whose message says what was wrong and how to write it.
 
 Only the standard library is imported here (the command line imports this
@@ -103,6 +105,69 @@ def _rho_range(where: str, shown: str) -> str:
 #: The three budgets of a design, in the order they are given.
 BUDGET_NAMES = ('flops', 'params', 'rho')
 
+#: Seconds per unit of a latency.
+LATENCY_UNITS = {'s': 1.0, 'ms': 1e-3, 'us': 1e-6}
+_LATENCY = re.compile(rf'^\s*({_NUMBER})\s*([A-Za-z]*)\s*$')
+
+
+def parse_latency(value, name: Optional[str] = None) -> float:
+    """A latency in seconds from ``20ms``, ``0.02s`` or ``20000us`` (a unit
+    is required for a string: a bare 20 could mean seconds or
+    milliseconds), or from a number of seconds."""
+    where = _prefix(name)
+    if isinstance(value, str):
+        match = _LATENCY.match(value)
+        unit = match.group(2).lower() if match else ''
+        if match is None or unit not in LATENCY_UNITS:
+            raise UnitError(f'{where}{value!r} is not a latency; write a '
+                            'number with a unit, e.g. 20ms, 0.02s or 20000us')
+        seconds = float(match.group(1).replace('_', '')) * \
+            LATENCY_UNITS[unit]
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise UnitError(f'{where}{value!r} is not a latency; give seconds or '
+                        "a string such as '20ms'")
+    else:
+        seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UnitError(f'{where}must be a finite positive latency, got '
+                        f'{value!r}; write e.g. 20ms')
+    return seconds
+
+
+def parse_throughput(value, name: Optional[str] = None) -> float:
+    """Images per second from ``800``, ``800/s`` or a number."""
+    where = _prefix(name)
+    text = value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower().endswith('/s'):
+            text = text[:-2]
+        try:
+            number = float(text.replace('_', ''))
+        except ValueError:
+            raise UnitError(f'{where}{value!r} is not a throughput; write '
+                            'images per second, e.g. 800 or 800/s') from None
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise UnitError(f'{where}{value!r} is not a throughput; give images '
+                        'per second, e.g. 800')
+    else:
+        number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise UnitError(f'{where}must be a finite positive number of images '
+                        f'per second, got {value!r}')
+    return number
+
+
+def format_latency(seconds: Optional[float]) -> str:
+    """``21.53ms``, ``850.2us``, ``1.204s`` (four significant digits; read
+    back by :func:`parse_latency`)."""
+    if seconds is None:
+        return 'unbounded'
+    for scale, unit in ((1.0, 's'), (1e-3, 'ms')):
+        if seconds >= scale:
+            return f'{seconds / scale:.4g}{unit}'
+    return f'{seconds / 1e-6:.4g}us'
+
 
 def parse_budget(kind: str, value, name: Optional[str] = None) -> float:
     """One budget as people give it, checked the same way everywhere (the
@@ -114,9 +179,11 @@ def parse_budget(kind: str, value, name: Optional[str] = None) -> float:
     (not a bool); the result is a finite positive float. ``name`` (default:
     ``kind``) prefixes the message of the :class:`UnitError`.
     """
+    if kind == 'latency':
+        return parse_latency(value, kind if name is None else name)
     if kind not in BUDGET_NAMES:
         raise UnitError(f'unknown budget {kind!r}; the budgets are '
-                        f'{", ".join(BUDGET_NAMES)}')
+                        f'{", ".join(BUDGET_NAMES)} (and latency)')
     name = kind if name is None else name
     if value is None:
         raise UnitError(f'{_prefix(name)}the {kind} budget is missing; give '
@@ -269,6 +336,8 @@ def format_budget(name: str, value: Optional[float]) -> str:
         return 'unbounded'
     if name == 'rho':
         return f'{value:.3g}'
+    if name == 'latency':
+        return format_latency(value)
     for scale, unit in ((1e9, 'G'), (1e6, 'M'), (1e3, 'K')):
         if value >= scale:
             return _trim(f'{value / scale:.3f}') + unit
@@ -311,6 +380,8 @@ def format_value(kind: str, value: float) -> str:
     most four significant digits."""
     if kind == 'rho':
         return f'{value:.4g}'
+    if kind == 'latency':
+        return format_latency(value)
     return format_compact(value)
 
 

@@ -114,44 +114,74 @@ def random_local_search(space: SearchSpace,
                         budgets,
                         seconds: float = 60.0,
                         seed: int = 0,
-                        batch: int = 32) -> BaselineResult:
-    """Hill climb for ``seconds`` of wall time from the thinnest design."""
+                        batch: int = 32,
+                        evaluations: int = None,
+                        restart_after: int = None) -> BaselineResult:
+    """Hill climb from the best of a random sample until ``seconds`` of wall
+    time or, when given, ``evaluations`` exact evaluations (fixed work: the
+    same result on any machine) have passed. With ``restart_after``, a walk
+    that has not improved for that many batches starts again from a new
+    random sample (a random-restart hill climb); the best feasible design of
+    all walks is returned."""
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
-    sample = random_designs(rng, space, 4096)
-    sample = sample.take(np.flatnonzero(space.contains(sample)))
-    scored = evaluate(sample)
-    over = violation(scored, budgets)
-    scores = np.where(over == 0, np.asarray(scored.score, float), -np.inf)
-    pick = int(np.argmax(scores)) if np.isfinite(scores).any() else int(
-        np.argmin(over))
-    current = sample.take(pick)
-    current_violation = float(over[pick])
-    current_score = float(np.asarray(scored.score)[pick])
-    evaluations = len(sample)
-    while time.perf_counter() - started < seconds:
-        proposals = _mutate(rng, space, current, batch)
-        inside = space.contains(proposals)
-        if not inside.any():
-            continue
-        proposals = proposals.take(np.flatnonzero(inside))
-        scored = evaluate(proposals)
-        evaluations += len(proposals)
+    count = 0
+    best = None
+
+    def done() -> bool:
+        if evaluations is not None:
+            return count >= evaluations
+        return time.perf_counter() - started >= seconds
+
+    while True:
+        sample = random_designs(rng, space, 4096)
+        sample = sample.take(np.flatnonzero(space.contains(sample)))
+        scored = evaluate(sample)
         over = violation(scored, budgets)
-        scores = np.asarray(scored.score, dtype=float)
-        if current_violation > 0:
-            better = over <= current_violation
-        else:
-            better = (over == 0) & (scores > current_score)
-        hits = np.flatnonzero(better)
-        if hits.size:
-            pick = int(hits[0])
-            current = proposals.take(pick)
-            current_violation = float(over[pick])
-            current_score = float(scores[pick])
+        scores = np.where(over == 0, np.asarray(scored.score, float), -np.inf)
+        pick = int(np.argmax(scores)) if np.isfinite(scores).any() else int(
+            np.argmin(over))
+        current = sample.take(pick)
+        current_violation = float(over[pick])
+        current_score = float(np.asarray(scored.score)[pick])
+        count += len(sample)
+        stale = 0
+        while not done():
+            if restart_after is not None and stale >= restart_after:
+                break
+            proposals = _mutate(rng, space, current, batch)
+            inside = space.contains(proposals)
+            stale += 1
+            if not inside.any():
+                continue
+            proposals = proposals.take(np.flatnonzero(inside))
+            scored = evaluate(proposals)
+            count += len(proposals)
+            over = violation(scored, budgets)
+            scores = np.asarray(scored.score, dtype=float)
+            if current_violation > 0:
+                better = over <= current_violation
+                strictly = over < current_violation
+            else:
+                better = (over == 0) & (scores > current_score)
+                strictly = better
+            hits = np.flatnonzero(better)
+            if hits.size:
+                pick = int(hits[0])
+                if strictly[pick]:
+                    stale = 0
+                current = proposals.take(pick)
+                current_violation = float(over[pick])
+                current_score = float(scores[pick])
+        walk = (current_violation == 0, current_score, current)
+        if best is None or (walk[0], walk[1]) > (best[0], best[1]):
+            best = walk
+        if restart_after is None or done():
+            break
+    feasible, score, design = best
     return BaselineResult(
-        design=current,
-        score=current_score,
-        feasible=current_violation == 0,
-        evaluations=evaluations,
+        design=design,
+        score=score,
+        feasible=bool(feasible),
+        evaluations=count,
         seconds=time.perf_counter() - started)

@@ -17,6 +17,14 @@ Usage::
 
     python tools/analysis/benchmark_design.py [--reference FILE]
         [--baseline-seconds 60] [--seed 0] [--repeats 5] [--skip-baseline]
+    python tools/analysis/benchmark_design.py --suite broad [--cases 60]
+        [--baseline-evaluations 2000000] [--certify 60] [--seed 0]
+
+``--suite broad`` runs :mod:`broad_suite` instead: seeded random budgets over
+every family, both conventions, resolutions 32-320, rho 0.05-2, 3-6 stages,
+the release budgets and the digits instance, against a random-restart hill
+climb (a fixed number of evaluations, and ten times the design's time), with
+the certificate's bound and gap when ``--certify`` is given.
 """
 from __future__ import annotations
 import argparse
@@ -225,8 +233,34 @@ def main(argv=None) -> int:
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--skip-baseline', action='store_true')
     parser.add_argument('--skip-small', action='store_true')
+    parser.add_argument(
+        '--suite', choices=('releases', 'broad'), default='releases')
+    parser.add_argument(
+        '--cases',
+        type=int,
+        default=60,
+        help='random cases of the broad suite')
+    parser.add_argument(
+        '--baseline-evaluations',
+        type=int,
+        default=2000000,
+        help='exact evaluations of the broad suite\'s fixed '
+        'baseline (about a minute on 2 cores)')
+    parser.add_argument(
+        '--certify',
+        type=float,
+        default=0.0,
+        help='seconds of certificate per broad case (0: none)')
     args = parser.parse_args(argv)
     warnings.filterwarnings('ignore', module='cvxpy')
+    if args.suite == 'broad':
+        import broad_suite
+        rows = broad_suite.run_suite(
+            args.cases, args.seed, args.baseline_evaluations, args.certify,
+            lambda message: print(message, file=sys.stderr, flush=True))
+        broad_suite.print_rows(rows)
+        print(broad_suite.summary(rows))
+        return 0
     floor_met = compare_with_releases(args)
     if not args.skip_small:
         small_instances()

@@ -23,10 +23,12 @@ from mmdeepmad.arch.spec import BLOCK_FAMILIES as BLOCKS
 from mmdeepmad.arch.spec import (MAX_CHANNELS, MAX_DEPTH, MAX_KERNEL,
                                  MAX_RESOLUTION, MAX_STAGES)
 from mmdeepmad.conventions.rules import CONVENTIONS, DEFAULT_BETA
-from mmdeepmad.design.defaults import DEFAULT_DESIGN
+from mmdeepmad.design.defaults import DEFAULT_DESIGN, DEFAULT_RHO
 from mmdeepmad.design.units import (UnitError, check_alpha, format_compact,
-                                    parse_budget, parse_float_list,
-                                    parse_int_list, parse_rho_list, rho_tag)
+                                    format_latency, parse_budget,
+                                    parse_float_list, parse_int_list,
+                                    parse_latency, parse_rho_list,
+                                    parse_throughput, rho_tag)
 from .outputs import (AtomicOutputs, Interrupted, OutputError, check_target,
                       interrupts_raise)
 
@@ -157,6 +159,19 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a number of seconds; give e.g. 60') from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f'must be a positive number of seconds, got {text!r}')
+    return value
+
+
 def _kernels(text: str) -> Tuple[int, ...]:
     values = _typed(parse_int_list, minimum=1)(text)
     even = [k for k in values if k % 2 == 0]
@@ -202,7 +217,46 @@ def build_parser() -> argparse.ArgumentParser:
         help='effectiveness budget, e.g. 0.3; a list 0.1,0.3,0.5,1.0 designs '
         'one network per value (a sweep: one JSON each, a summary table and '
         'a depth/width-vs-rho plot)')
+    device = parser.add_argument_group(
+        'device budgets (with --lut; then --flops and --params are optional '
+        'and --rho defaults to the family\'s, 0.3 or 0.5)')
+    device.add_argument(
+        '--latency',
+        type=_typed(parse_latency),
+        metavar='T',
+        help='latency budget on the LUT\'s device, e.g. 20ms, 0.02s')
+    device.add_argument(
+        '--throughput',
+        type=_typed(parse_throughput),
+        metavar='N',
+        help='throughput budget in images per second at the LUT\'s batch, '
+        'e.g. 800 (the latency budget is batch / N)')
+    device.add_argument(
+        '--lut',
+        metavar='FILE',
+        help='latency LUT profiled on the device (python '
+        'tools/analysis/profile_latency.py ... --out FILE)')
+    device.add_argument(
+        '--measure',
+        action='store_true',
+        help='build the design, time it on this machine with the LUT\'s '
+        'settings and, if it breaks the budget, tighten and solve again (a '
+        'few rounds); a design that breaks the measured budget is never '
+        'written')
+    device.add_argument(
+        '--measure-tolerance',
+        type=_non_negative_float,
+        metavar='F',
+        help='with --measure: accept a measurement up to budget * (1 + F) '
+        '(default 0)')
     space = parser.add_argument_group('search space and objective')
+    space.add_argument(
+        '--certify',
+        type=_positive_seconds,
+        metavar='SECONDS',
+        help='prove a bound on the best score of the whole space by branch '
+        'and bound for up to SECONDS (printed with the gap, recorded in '
+        'meta.certificate); a better design it finds becomes the answer')
     space.add_argument(
         '--block',
         choices=BLOCKS,
@@ -390,14 +444,40 @@ class _Progress:
                 f'{PROG}: {self.prefix}{message}', file=sys.stderr, flush=True)
 
 
+def _check_device_budget(args) -> bool:
+    """Whether a device budget is given (checked: one of --latency and
+    --throughput, with --lut; --measure only with them)."""
+    device = args.latency is not None or args.throughput is not None
+    if args.latency is not None and args.throughput is not None:
+        raise CLIError('--latency and --throughput: give one of them')
+    if device and args.lut is None:
+        raise CLIError('--latency/--throughput need --lut FILE: a LUT '
+                       'profiled on the device (python '
+                       'tools/analysis/profile_latency.py --block FAMILY '
+                       '--out FILE)')
+    if args.lut is not None and not device:
+        raise CLIError('--lut is given without --latency or --throughput; '
+                       'give one, e.g. --latency 20ms')
+    if (args.measure or args.measure_tolerance is not None) and not device:
+        raise CLIError('--measure needs a device budget: --latency or '
+                       '--throughput with --lut')
+    if args.measure_tolerance is not None and not args.measure:
+        raise CLIError('--measure-tolerance is only used with --measure')
+    return device
+
+
 def _design_options(args) -> Dict[str, object]:
     flops, params, rhos = args.flops, args.params, args.rho
+    device = _check_device_budget(args)
     given = [
         name for name, value in (('--flops', flops), ('--params', params),
                                  ('--rho', rhos)) if value is not None
     ]
-    preset = not given
-    if preset:
+    preset = not given and not device
+    if device:
+        if rhos is None:
+            rhos = (DEFAULT_RHO[args.block or DEFAULT_DESIGN['block']], )
+    elif preset:
         flops, params = DEFAULT_DESIGN['flops'], DEFAULT_DESIGN['params']
         rhos = (DEFAULT_DESIGN['rho'], )
     elif len(given) != 3:
@@ -440,6 +520,14 @@ def _design_options(args) -> Dict[str, object]:
         # deepmad-r50 (a tinynas-convention design)
         if preset:
             base = 'deepmad-r50'
+        elif device:
+            base = '-'.join([block] + [
+                format_compact(value)
+                for value in (flops, params) if value is not None
+            ] + [
+                f'{format_latency(args.latency)}' if args.
+                latency else f'{args.throughput:g}ips'
+            ])
         else:
             base = (f'{block}-{format_compact(flops)}-'
                     f'{format_compact(params)}')
@@ -449,6 +537,7 @@ def _design_options(args) -> Dict[str, object]:
                 base += f'-{resolution}px'
         suffix = f'-{convention}'
     return dict(
+        device=device,
         block=block,
         flops=flops,
         params=params,
@@ -592,31 +681,63 @@ def run_design(args) -> int:
     if warning:
         print(f'{PROG}: warning: {warning}', file=sys.stderr, flush=True)
 
+    table, latency = None, None
+    if options['device']:
+        table, latency = _device_budget(args, options['block'])
     outputs = AtomicOutputs()
     points = []
     printed = []
     for rho in rhos:
         budgets = Budgets(
-            flops=options['flops'], params=options['params'], rho=rho)
+            flops=options['flops'],
+            params=options['params'],
+            rho=rho,
+            latency=latency)
         tag = rho_tag(rho)
         name = names[rho]
         progress.prefix = f'[{tag}] ' if sweep else ''
-        progress(f'designing {name}: {options["block"]} blocks, FLOPs <= '
-                 f'{format_compact(budgets.flops)}, params <= '
-                 f'{format_compact(budgets.params)}, rho <= {rho:g}, '
+        given = ', '.join(
+            f'{label} <= {text}'
+            for label, text, value in (('FLOPs', format_compact(budgets.flops),
+                                        budgets.flops),
+                                       ('params',
+                                        format_compact(budgets.params),
+                                        budgets.params), ('rho', f'{rho:g}',
+                                                          rho),
+                                       ('latency', format_latency(latency),
+                                        latency)) if value is not None)
+        progress(f'designing {name}: {options["block"]} blocks, {given}, '
                  f'{options["resolution"]}x{options["resolution"]}, '
                  f'{options["convention"]} convention')
+        measured = None
         try:
-            result = design(
-                flops=budgets.flops,
-                params=budgets.params,
-                rho=rho,
-                alpha=args.alpha,
-                beta=args.beta if args.beta is not None else DEFAULT_BETA,
-                name=name,
-                command=args.command,
-                progress=progress,
-                **space_options)
+
+            def solve(latency_budget=latency):
+                # a throughput budget as given (meta records it) until
+                # --measure tightens it
+                throughput = args.throughput if (
+                    args.throughput is not None
+                    and latency_budget == latency) else None
+                return design(
+                    flops=budgets.flops,
+                    params=budgets.params,
+                    rho=rho,
+                    alpha=args.alpha,
+                    beta=args.beta if args.beta is not None else DEFAULT_BETA,
+                    name=name,
+                    command=args.command,
+                    progress=progress,
+                    latency=None if throughput else latency_budget,
+                    throughput=throughput,
+                    certify=args.certify,
+                    lut=table,
+                    **space_options)
+
+            if args.measure:
+                result, measured = _design_measured(solve, table, latency,
+                                                    args, progress)
+            else:
+                result = solve()
         except InfeasibleBudgetError as error:
             raise CLIError(
                 error.describe(_advise_flag) +
@@ -649,7 +770,11 @@ def run_design(args) -> int:
             evaluation,
             budgets,
             result,
-            title=f'DeepMAD design ({options["convention"]} convention)')
+            title=f'DeepMAD design ({options["convention"]} convention)',
+            latency=None if table is None else dict(
+                predicted=result.latency,
+                measured=measured,
+                device=_device_text(table)))
         printed.append(text)
         printed.append(
             fragment.config_fragment(result.spec, path, args.out_indices))
@@ -665,6 +790,77 @@ def run_design(args) -> int:
             outputs.add(planned[-1], plots.render_sweep_plot(points))
     _print_written('\n'.join(printed) + '\n', outputs.commit())
     return EXIT_OK
+
+
+def _device_budget(args, block: str):
+    """The LUT and the latency budget in seconds (a throughput budget is
+    the LUT's batch over it); warnings name what differs from this
+    machine."""
+    from mmdeepmad.latency.table import LutError, check_device, load_lut
+    try:
+        table = load_lut(args.lut)
+    except LutError as error:
+        raise CLIError(str(error)) from None
+    if table.block != block:
+        raise CLIError(f'--lut {args.lut} was profiled for {table.block} '
+                       f'units; this design has {block} units: give --block '
+                       f'{table.block} or profile {block} '
+                       '(tools/analysis/profile_latency.py --block '
+                       f'{block})')
+    from mmdeepmad.latency.calibrate import settings_of
+    purpose = 'measure' if args.measure else 'design'
+    try:
+        warnings = check_device(table, settings_of(table), purpose)
+    except LutError as error:
+        raise CLIError(f'--measure: {error}') from None
+    for warning in warnings:
+        print(f'{PROG}: warning: {warning}', file=sys.stderr, flush=True)
+    if args.latency is not None:
+        return table, args.latency
+    return table, table.device['batch'] / args.throughput
+
+
+def _device_text(table) -> str:
+    """``batch 1, 2 threads, fp32 on <cpu name> (LUT fit: held-out median
+    error 4.1%)``."""
+    device = table.device
+    layout = ', channels last' if device.get('channels_last') else ''
+    text = (f'batch {device["batch"]}, {device["threads"]} threads, '
+            f'{device["dtype"]}{layout} on '
+            f'{device.get("name") or device["device"]}')
+    fit = getattr(table, 'fit', None) or {}
+    if fit.get('heldout_median') is not None:
+        text += (f' (LUT fit: held-out error median '
+                 f'{100 * fit["heldout_median"]:.1f}%, max '
+                 f'{100 * fit["heldout_max"]:.1f}%)')
+    return text
+
+
+def _design_measured(solve, table, budget: float, args, progress):
+    """``--measure``: the design and its measured latency (seconds), the
+    measurement recorded in ``meta.latency``."""
+    from mmdeepmad.latency.calibrate import (MeasuredBudgetError,
+                                             design_measured)
+    tolerance = args.measure_tolerance or 0.0
+    try:
+        done = design_measured(
+            solve, table, budget, tolerance=tolerance, progress=progress)
+    except MeasuredBudgetError as error:
+        raise CLIError(f'{error}; nothing written', EXIT_INFEASIBLE) from None
+    result = done.result
+    meta = dict(result.spec.meta)
+    latency = dict(meta['latency'])
+    if args.throughput is not None:
+        latency['throughput_budget'] = args.throughput
+    latency.update(
+        budget_ms=round(budget * 1e3, 6),
+        measured_ms=round(done.measured * 1e3, 6),
+        tolerance=tolerance,
+        rounds=[[round(v * 1e3, 6) for v in row] for row in done.rounds])
+    meta['latency'] = latency
+    meta['budgets'] = dict(meta['budgets'], latency=budget)
+    result.spec = result.spec.replace(meta=meta)
+    return result, done.measured
 
 
 def _print_written(text: str, written: Sequence[str]) -> None:

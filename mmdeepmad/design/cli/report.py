@@ -18,7 +18,8 @@ from typing import List, Optional, Sequence, Tuple
 from mmdeepmad.conventions import Evaluation, convention_text
 from mmdeepmad.conventions.budgets import Budgets
 from mmdeepmad.conventions.rules import penalised_stages
-from mmdeepmad.design.units import format_compact, format_count, format_exact
+from mmdeepmad.design.units import (format_compact, format_count, format_exact,
+                                    format_latency)
 
 
 # ---- text -------------------------------------------------------------------
@@ -81,16 +82,29 @@ def stage_table(evaluation: Evaluation) -> List[str]:
 
 
 def budget_table(evaluation: Evaluation,
-                 budgets: Optional[Budgets]) -> Tuple[List[str], bool]:
-    """Totals against the budgets; also whether every budget is met."""
+                 budgets: Optional[Budgets],
+                 latency: Optional[dict] = None) -> Tuple[List[str], bool]:
+    """Totals against the budgets; also whether every budget is met.
+    ``latency``: ``{'predicted': s, 'measured': s or None}`` of a design for
+    a device (the latency rows)."""
     header = ('', 'value', 'budget', 'used', '')
     rows = []
     all_ok = True
-    for name, label in (('flops', 'FLOPs'), ('params', 'params'), ('rho',
-                                                                   'rho')):
-        value = evaluation.figure(name)
+    figures = [('flops', 'FLOPs', evaluation.figure('flops')),
+               ('params', 'params', evaluation.figure('params')),
+               ('rho', 'rho', evaluation.figure('rho'))]
+    if latency is not None:
+        figures.append(
+            ('latency', 'latency (predicted)', latency['predicted']))
+        if latency.get('measured') is not None:
+            figures.append(
+                ('latency', 'latency (measured)', latency['measured']))
+    for name, label, value in figures:
         bound = getattr(budgets, name) if budgets is not None else None
-        if name == 'rho':
+        if name == 'latency':
+            shown = format_latency(value)
+            shown_bound = '-' if bound is None else format_latency(bound)
+        elif name == 'rho':
             shown = f'{value:.6f}'
             shown_bound = '-' if bound is None else f'{bound:g}'
         else:
@@ -183,21 +197,35 @@ def solver_lines(result) -> List[str]:
     if gap < 0:
         note = ('; negative: the design scores above the best relaxed value '
                 'of the depth vectors searched, which is not an upper bound')
-    return [
-        f'relaxed value (widths real)  {result.relaxed_value:.6f}',
+    lines = [
+        f'relaxed value (widths real)  {result.relaxed_value:.6f} (a local '
+        'optimum of the relaxation, not a bound)',
         f'gap relaxed - score          {gap:.6f} ({100 * relative:.3f}%'
         f'{note})',
+    ]
+    certificate = result.spec.meta.get('certificate')
+    if certificate:
+        lines += [
+            f'certified bound              {certificate["bound"]:.6f} (no '
+            'design of the space meeting the budgets scores above it)',
+            f'gap (bound - score) / bound  {100 * certificate["gap"]:.3f}% '
+            f'after {certificate["seconds"]:.1f} s: {certificate["status"]}',
+        ]
+    lines += [
         f'solve time                   {result.solve_time:.2f} s',
         f'solver status                {result.status}' +
         (f' ({stats})' if stats else ''),
     ]
+    return lines
 
 
 def format_report(evaluation: Evaluation,
                   budgets: Optional[Budgets] = None,
                   result=None,
-                  title: str = '') -> Tuple[str, bool]:
-    """The whole printed report; also whether every budget is met."""
+                  title: str = '',
+                  latency: Optional[dict] = None) -> Tuple[str, bool]:
+    """The whole printed report; also whether every budget is met
+    (``latency``: see :func:`budget_table`)."""
     spec = evaluation.spec
     lines = []
     if title:
@@ -209,9 +237,11 @@ def format_report(evaluation: Evaluation,
     lines.append('')
     lines.extend(stage_table(evaluation))
     lines.append('')
-    budget_lines, ok = budget_table(evaluation, budgets)
+    budget_lines, ok = budget_table(evaluation, budgets, latency)
     lines.extend(budget_lines)
     lines.append(f'counted in the {convention_text(evaluation.convention)}')
+    if latency is not None and latency.get('device'):
+        lines.append(f'latency: {latency["device"]}')
     lines.append('')
     lines.extend(objective_lines(evaluation))
     notes = list(evaluation.notes)
