@@ -97,7 +97,9 @@ def ensure_lut(block: str, settings: DeviceSettings, lut_dir: str,
 
 
 # ---- (a) prediction error ---------------------------------------------------
-def random_designs(count: int, seed: int) -> List[Tuple[str, object]]:
+def random_designs(count: int,
+                   seed: int,
+                   families=FAMILIES) -> List[Tuple[str, object]]:
     """``(label, spec)`` of designs at seeded random budgets: the families in
     turn, log-uniform FLOPs, params around the releases' ratio, random rho,
     resolution and convention."""
@@ -105,7 +107,7 @@ def random_designs(count: int, seed: int) -> List[Tuple[str, object]]:
     designs = []
     attempt = 0
     while len(designs) < count and attempt < 4 * count:
-        block = FAMILIES[attempt % len(FAMILIES)]
+        block = families[attempt % len(families)]
         attempt += 1
         low, high = FLOPS_RANGE[block]
         flops = float(math.exp(rng.uniform(math.log(low), math.log(high))))
@@ -162,8 +164,7 @@ def part_a(tables: Dict[str, LatencyTable], settings: DeviceSettings,
           f'(batch {settings.batch}, {settings.threads} threads, '
           f'{settings.dtype}, {tables[next(iter(tables))].device["name"]})')
     say(f'designing {count} networks at seeded random budgets')
-    entries = [(label, spec) for label, spec in random_designs(count, seed)
-               if family_of(spec) in tables]
+    entries = random_designs(count, seed, tuple(tables))
     for name in list_presets():
         spec = load_preset(name)
         if family_of(spec) in tables:
@@ -260,15 +261,14 @@ def part_b(table: LatencyTable, settings: DeviceSettings, repeats: int,
         print(f'{label:<36} {score:>10.1f} {m * 1e3:>12.2f} '
               f'{f / 1e9:>8.3f}G {p / 1e6:>8.2f}M')
     higher = by_latency.result.score >= by_flops.score
-    print(
-        f'summary (b) batch {settings.batch}: latency design score '
-        f'{by_latency.result.score:.1f} vs FLOPs design '
-        f'{by_flops.score:.1f} '
-        f'({"higher" if higher else "LOWER"}); '
-        f'measured {measured[1] * 1e3:.2f} ms vs ResNet-50 '
-        f'{measured[0] * 1e3:.2f} ms '
-        f'({"not above" if measured[1] <= measured[0] else "ABOVE"}); '
-        f'rounds {len(by_latency.rounds)}')
+    print(f'summary (b) batch {settings.batch}: latency design score '
+          f'{by_latency.result.score:.1f} vs FLOPs design '
+          f'{by_flops.score:.1f} '
+          f'({"higher" if higher else "LOWER"}); '
+          f'measured {measured[1] * 1e3:.2f} ms vs ResNet-50 '
+          f'{measured[0] * 1e3:.2f} ms '
+          f'({"not above" if measured[1] <= measured[0] else "ABOVE"}); '
+          f'rounds {len(by_latency.rounds)}')
 
 
 def main(argv=None) -> int:
