@@ -74,11 +74,11 @@ BAD_OPTIONS = [
     (dict(flop=1), "unknown design option 'flop' (did you mean 'flops'?); "
      'known: block, flops, params, rho, resolution, convention, alpha, beta, '
      'stages, strides, kernels, width_multiple, max_depth, head_channels, '
-     'name, command, progress, latency, throughput, lut'),
+     'name, command, progress, latency, throughput, lut, certify'),
     (dict(colour='red', widht=3), "unknown design options 'colour', 'widht'; "
      'known: block, flops, params, rho, resolution, convention, alpha, beta, '
      'stages, strides, kernels, width_multiple, max_depth, head_channels, '
-     'name, command, progress, latency, throughput, lut'),
+     'name, command, progress, latency, throughput, lut, certify'),
     (dict(resolution='224'), "resolution must be an integer, got '224'"),
     (dict(resolution=1), 'resolution 1 is smaller than the total stride 32 '
      '(stem 2, stages 2,2,2,2): the last feature map would be 1/32 of a '
