@@ -263,7 +263,7 @@ def certified(result: DesignResult,
     import time
 
     from .certificate import certify
-    from .solver import verify, verify_latency
+    from .solver import verified_figures
     say = progress or (lambda message: None)
     say(f'certifying: branch and bound over the whole space for up to '
         f'{seconds:g} s')
@@ -280,22 +280,10 @@ def certified(result: DesignResult,
         progress=progress)
     if certificate.design is not None and certificate.score > result.score:
         spec = space.to_spec(*certificate.design.row(0))
-        exact = verify(spec, budgets, convention, result.evaluation.alpha,
-                       beta)
-        seconds_on_device = (
-            verify_latency(spec, budgets, latency)
-            if latency is not None else None)
         result = dataclasses.replace(
             result,
-            spec=spec,
-            score=exact.score,
-            entropy=exact.entropy,
-            penalty=exact.penalty,
-            flops=exact.flops,
-            params=exact.params,
-            rho=exact.rho,
-            evaluation=exact,
-            latency=seconds_on_device,
+            **verified_figures(spec, budgets, convention,
+                               result.evaluation.alpha, beta, latency),
             status=result.status + '; a better design found by the '
             'certificate\'s branch and bound')
     result.solve_time += time.perf_counter() - started

@@ -274,20 +274,11 @@ def _search(space: SearchSpace,
     say(f'local improvement: {trace.steps} steps, {trace.evaluations} exact '
         f'evaluations')
     spec = space.to_spec(*best.row(0))
-    exact = verify(spec, budgets, convention, alpha, beta)
-    seconds = None
-    if latency is not None:
-        seconds = verify_latency(spec, budgets, latency)
+    figures = verified_figures(spec, budgets, convention, alpha, beta,
+                               latency)
     elapsed = time.perf_counter() - started
     return DesignResult(
-        spec=spec,
         convention=convention,
-        score=exact.score,
-        entropy=exact.entropy,
-        penalty=exact.penalty,
-        flops=exact.flops,
-        params=exact.params,
-        rho=exact.rho,
         budgets=budgets,
         relaxed_value=relaxed_value,
         solve_time=elapsed,
@@ -300,8 +291,25 @@ def _search(space: SearchSpace,
             depth_vectors=len(search.cache),
             local_steps=trace.steps,
             exact_evaluations=trace.evaluations),
+        **figures)
+
+
+def verified_figures(spec: ArchSpec, budgets: Budgets, convention: str,
+                     alpha, beta, latency=None) -> dict:
+    """The :class:`DesignResult` fields of a spec, counted exactly
+    (:func:`verify`, :func:`verify_latency`); raises if a budget breaks."""
+    exact = verify(spec, budgets, convention, alpha, beta)
+    return dict(
+        spec=spec,
+        score=exact.score,
+        entropy=exact.entropy,
+        penalty=exact.penalty,
+        flops=exact.flops,
+        params=exact.params,
+        rho=exact.rho,
         evaluation=exact,
-        latency=seconds)
+        latency=(verify_latency(spec, budgets, latency)
+                 if latency is not None else None))
 
 
 def verify(spec: ArchSpec, budgets: Budgets, convention: str, alpha,
