@@ -14,6 +14,8 @@ Public API::
 
 Inside: :mod:`.relaxation` (Eq. 5 in log space), :mod:`.program` (the cvxpy
 problems), :mod:`.depth_search` and :mod:`.local_search` (the searches),
+:mod:`.bounding` and :mod:`.certificate` (the proven bound, branch and
+bound), :mod:`.feasibility` (a proof when no design is found, and advice),
 :mod:`.batched` with :mod:`.batched_paper` and :mod:`.batched_tinynas` (exact
 scoring of many designs at once), :mod:`.units` (counts as people write
 them), :mod:`.cli` (``tools/design.py``). Imports are lazy, so

@@ -65,10 +65,9 @@ import numpy as np
 from mmdeepmad.arch.layout import se_squeeze_channels
 from mmdeepmad.arch.spec import DEPTHWISE_FAMILIES
 from mmdeepmad.conventions import rules
+from .program import RETRY_SETTINGS, SOLVER
 from .relaxation import StructureModel
 from .search_space import Candidates, SearchSpace
-
-SOLVER = 'CLARABEL'
 
 #: Relative loosening of every budget and of every bound (solver tolerance).
 SLACK = 1e-6
@@ -80,10 +79,6 @@ ABSOLUTE_MARGIN = 1e-6
 #: Log-coefficient of a monomial the box switches off (exp(-60) ~ 1e-26 of
 #: the budget: far below its loosening by SLACK).
 OFF = -60.0
-#: Other CLARABEL settings a box's program is solved with when the default
-#: ones end neither 'optimal' nor 'infeasible'.
-RETRY_SETTINGS = (dict(static_regularization_constant=1e-7),
-                  dict(tol_ktratio=1e-5), dict(equilibrate_enable=False))
 #: Lines bounding each stage's log mid width by its log out width.
 MID_LINES = 4
 #: Lines of the SE squeeze's lower hull kept per stage.
@@ -143,11 +138,12 @@ class Box:
         values = design_matrix(cand)
         ok = np.ones(len(cand), dtype=bool)
         for j, grid in enumerate(grids):
-            ok &= (values[:, j] >= grid[self.lo[j]]) & (values[:, j]
-                                                        <= grid[self.hi[j]])
-        ok &= np.all((cand.depth >= self.depth_lo)
-                     & (cand.depth <= self.depth_hi),
-                     axis=1)
+            ok &= (values[:, j] >= grid[self.lo[j]]) & (
+                values[:, j] <= grid[self.hi[j]])
+        ok &= np.all(
+            (cand.depth >= self.depth_lo)
+            & (cand.depth <= self.depth_hi),
+            axis=1)
         return ok
 
 
@@ -266,8 +262,8 @@ class LowerBudgets:
                                      term.params + float(params), stage,
                                      switch)
                 return
-        self.terms.append(Term(row, float(flops), float(params), stage,
-                               switch))
+        self.terms.append(
+            Term(row, float(flops), float(params), stage, switch))
 
     def _build(self) -> None:
         model, space, tiny = self.model, self.model.space, self.tiny
@@ -368,12 +364,12 @@ class LowerBudgets:
         (an (N,) array)."""
         coef = self.flop_coef if which == 'flops' else self.param_coef
         coef = coef * self.switches(grids, box)
-        variables = zs if not self.has_squeeze else np.concatenate(
-            [zs, sigma], axis=1)
+        variables = zs if not self.has_squeeze else np.concatenate([zs, sigma],
+                                                                   axis=1)
         repeats = np.where(self.stage[None, :] >= 0,
                            depths[:, np.maximum(self.stage, 0)] - 1, 1.0)
-        return np.sum(coef[None, :] * repeats * np.exp(variables @ self.A.T),
-                      axis=1)
+        return np.sum(
+            coef[None, :] * repeats * np.exp(variables @ self.A.T), axis=1)
 
 
 def hull_lines(px: np.ndarray, py: np.ndarray,
@@ -387,8 +383,9 @@ def hull_lines(px: np.ndarray, py: np.ndarray,
                 np.zeros(count))
     starts = px[hull[:-1]]
     where = np.linspace(px[0], px[-1], count)
-    pick = np.clip(np.searchsorted(starts, where, side='right') - 1, 0,
-                   len(hull) - 2)
+    pick = np.clip(
+        np.searchsorted(starts, where, side='right') - 1, 0,
+        len(hull) - 2)
     a, b = np.zeros(count), np.zeros(count)
     for k, e in enumerate(pick):
         p, q = hull[e], hull[e + 1]
@@ -418,7 +415,8 @@ def _lower_hull(px: np.ndarray, py: np.ndarray) -> List[int]:
     return hull
 
 
-def squeeze_lines(model: StructureModel, box: Box,
+def squeeze_lines(model: StructureModel,
+                  box: Box,
                   count: int = SE_LINES) -> Tuple[np.ndarray, np.ndarray]:
     """(a, b) of shape (M, count): ``log q(m) >= a + b log m`` for every mid
     grid value m of the box and every line, where ``q(m) = max(1,
@@ -449,8 +447,8 @@ def mid_lines(space: SearchSpace, box: Box, count: int = MID_LINES):
     concave hull of ``(log c, log high(c))``); arrays (M, count)."""
     M = space.num_stages
     lines = [
-        _mid_stage_lines(space, int(box.lo[1 + i]), int(box.hi[1 + i]),
-                         count) for i in range(M)
+        _mid_stage_lines(space, int(box.lo[1 + i]), int(box.hi[1 + i]), count)
+        for i in range(M)
     ]
     return tuple(np.stack([line[k] for line in lines]) for k in range(4))
 
@@ -518,8 +516,8 @@ def entropy_factors(model: StructureModel) -> Factors:
         else:
             Uz[s, model.ix(stage.channel_stage)] = 1.0
         mask = (np.arange(M) <= stage.end_stage).astype(float)
-        Vfirst[s] = model.factor * (mask @ first +
-                                    (head if stage.with_head else 0.0))
+        Vfirst[s] = model.factor * (
+            mask @ first + (head if stage.with_head else 0.0))
         VP[s] = model.factor * mask
         Vc[s] = model.factor * g0
         weights[s] = stage.weight
@@ -573,12 +571,8 @@ class BoxRelaxation:
     and their log widths ``rest_i(zeta_i)`` linear (exact for every Lambda);
     only ``zeta_i = Lambda_i z_i`` is relaxed (McCormick planes)."""
 
-    def __init__(self,
-                 space: SearchSpace,
-                 convention: str,
-                 alpha: Sequence[float],
-                 beta: float,
-                 budgets):
+    def __init__(self, space: SearchSpace, convention: str,
+                 alpha: Sequence[float], beta: float, budgets):
         if any(a < 0 for a in alpha):
             raise ValueError('the bound needs non-negative stage weights')
         self.space = space
@@ -591,16 +585,16 @@ class BoxRelaxation:
         self.budget_terms = LowerBudgets(model)
         self.factors = entropy_factors(model)
         self.penalised = list(
-            rules.penalised_stages(space.block, model.M, convention)
-        ) if self.beta != 0 else []
+            rules.penalised_stages(space.block, model.M,
+                                   convention)) if self.beta != 0 else []
         whole = root_box(space, self.grids)
         ranges = self.ranges(whole)
         #: no design's entropy exceeds this (interval bounds of the space)
         self.entropy_ceiling = float(
             self.factors.weights @ (ranges.u_hi * ranges.v_hi))
         #: the program's objective is divided by this (well scaled)
-        self.scale = max(1.0, float(
-            self.factors.weights @ (ranges.u_lo * ranges.v_lo)))
+        self.scale = max(
+            1.0, float(self.factors.weights @ (ranges.u_lo * ranges.v_lo)))
         self.problem: Optional[cp.Problem] = None  # built on first solve
         self.bounding: Optional[cp.Problem] = None  # bound tightening
 
@@ -644,31 +638,33 @@ class BoxRelaxation:
         zs = cp.vstack([z[self._stage_columns(i)] for i in range(M)])
         Lcol = cp.reshape(Lam, (M, 1), order='C') @ np.ones((1, 3))
         # rest-unit log widths of every stage, summed over its L - 1 units
-        rest = cp.hstack([
-            fac.R[i, self._stage_columns(i)] @ zeta[i] for i in range(M)
-        ])
+        rest = cp.hstack(
+            [fac.R[i, self._stage_columns(i)] @ zeta[i] for i in range(M)])
         u = fac.Uz @ z + fac.Uc
         v = fac.Vfirst @ z + fac.VP @ rest + fac.Vc
         cons = [
-            z >= self.p_zlo, z <= self.p_zhi, Lam >= self.p_Llo,
+            z >= self.p_zlo,
+            z <= self.p_zhi,
+            Lam >= self.p_Llo,
             Lam <= self.p_Lhi,
             # perspective of the box bounds: exact
             zeta >= cp.multiply(Lcol, self.p_slo),
             zeta <= cp.multiply(Lcol, self.p_shi),
             # McCormick planes of zeta = Lambda * z
-            zeta >= cp.multiply(self.p_Llo[:, None] @ np.ones((1, 3)), zs) +
-            cp.multiply(Lcol, self.p_slo) - self.p_mc[0],
-            zeta >= cp.multiply(self.p_Lhi[:, None] @ np.ones((1, 3)), zs) +
-            cp.multiply(Lcol, self.p_shi) - self.p_mc[1],
-            zeta <= cp.multiply(self.p_Lhi[:, None] @ np.ones((1, 3)), zs) +
-            cp.multiply(Lcol, self.p_slo) - self.p_mc[2],
-            zeta <= cp.multiply(self.p_Llo[:, None] @ np.ones((1, 3)), zs) +
-            cp.multiply(Lcol, self.p_shi) - self.p_mc[3],
-            v >= self.p_v_lo, v <= self.p_v_hi,
-            W <= cp.multiply(self.p_u_hi, v) +
-            cp.multiply(self.p_v_lo, u) - self.p_mc_w1,
-            W <= cp.multiply(self.p_u_lo, v) +
-            cp.multiply(self.p_v_hi, u) - self.p_mc_w2,
+            zeta >= cp.multiply(self.p_Llo[:, None] @ np.ones(
+                (1, 3)), zs) + cp.multiply(Lcol, self.p_slo) - self.p_mc[0],
+            zeta >= cp.multiply(self.p_Lhi[:, None] @ np.ones(
+                (1, 3)), zs) + cp.multiply(Lcol, self.p_shi) - self.p_mc[1],
+            zeta <= cp.multiply(self.p_Lhi[:, None] @ np.ones(
+                (1, 3)), zs) + cp.multiply(Lcol, self.p_slo) - self.p_mc[2],
+            zeta <= cp.multiply(self.p_Llo[:, None] @ np.ones(
+                (1, 3)), zs) + cp.multiply(Lcol, self.p_shi) - self.p_mc[3],
+            v >= self.p_v_lo,
+            v <= self.p_v_hi,
+            W <= cp.multiply(self.p_u_hi, v) + cp.multiply(self.p_v_lo, u) -
+            self.p_mc_w1,
+            W <= cp.multiply(self.p_u_lo, v) + cp.multiply(self.p_v_hi, u) -
+            self.p_mc_w2,
         ]
         a_lo, b_lo, a_hi, b_hi = self.p_mid
         for k in range(MID_LINES):
@@ -694,9 +690,8 @@ class BoxRelaxation:
             for k in range(SE_LINES):
                 cons.append(sigma >= self.p_se_a[:, k] +
                             cp.multiply(self.p_se_b[:, k], y))
-                cons.append(sigma_rest >= cp.multiply(
-                    self.p_se_a[:, k], Lam) +
-                    cp.multiply(self.p_se_b[:, k], zeta[:, 1]))
+                cons.append(sigma_rest >= cp.multiply(self.p_se_a[:, k], Lam) +
+                            cp.multiply(self.p_se_b[:, k], zeta[:, 1]))
             first_vars = cp.hstack([z, sigma])
             rest_vars = cp.hstack([rest_vars, sigma_rest])
         # one cone per monomial k, shared by the budgets: tau_k at least
@@ -728,8 +723,8 @@ class BoxRelaxation:
             cons.append(
                 cp.constraints.ExpCone(
                     self._rest_rows(repeated) @ rest_vars +
-                    cp.multiply(self._kappa[repeated], Lam[stage]),
-                    Lam[stage], tau_rest))
+                    cp.multiply(self._kappa[repeated], Lam[stage]), Lam[stage],
+                    tau_rest))
             for share in shares:
                 cons.append(share[fixed] @ tau_fixed +
                             share[repeated] @ tau_rest <= self.p_room)
@@ -737,9 +732,10 @@ class BoxRelaxation:
             for k in range(len(fac.Sc)):
                 D = fac.DL[k] @ (Lam + 1) + fac.Dc[k]
                 # Eq. 2-3: D log D - D log rho <= sum log w (+ slack)
-                cons.append(-cp.entr(D) - self.p_log_rho * D <=
-                            fac.Sfirst[k] @ z + fac.SP[k] @ rest + fac.Sc[k] +
-                            SLACK * (1 + abs(fac.Sc[k])))
+                cons.append(-cp.entr(D) -
+                            self.p_log_rho * D <= fac.Sfirst[k] @ z +
+                            fac.SP[k] @ rest + fac.Sc[k] + SLACK *
+                            (1 + abs(fac.Sc[k])))
         objective = fac.weights @ W
         if self.beta != 0:
             sub = Lam[self.penalised]
@@ -822,7 +818,9 @@ class BoxRelaxation:
         u_hi = fac.Uz @ zhi + fac.Uc
         return BoxRanges(zlo, zhi, u_lo, u_hi, v_lo, v_hi)
 
-    def tighten_ranges(self, box: Box, widths: bool = False,
+    def tighten_ranges(self,
+                       box: Box,
+                       widths: bool = False,
                        counts=None) -> Optional[Box]:
         """The box with proven ranges of every v_s (and, with ``widths``,
         of every log-width coordinate, rounded inwards to the grid): the
@@ -895,8 +893,7 @@ class BoxRelaxation:
         lam_hi = (box.depth_hi - 1).astype(float)
         self.p_Llo.value = lam_lo
         self.p_Lhi.value = lam_hi
-        for parameter, value in zip(
-                self.p_mid, mid_lines(self.space, box)):
+        for parameter, value in zip(self.p_mid, mid_lines(self.space, box)):
             parameter.value = value
         cols = np.asarray([self._stage_columns(i) for i in range(M)])
         slo, shi = rng.z_lo[cols], rng.z_hi[cols]
@@ -976,8 +973,7 @@ class BoxRelaxation:
                             np.asarray(self.W.value))
 
     # ---- the relaxation at given points (tests, branching) ----------------
-    def relaxed_figures(self, box: Box, cand: Candidates,
-                        rho=None) -> dict:
+    def relaxed_figures(self, box: Box, cand: Candidates, rho=None) -> dict:
         """What the box's program counts at designs of the box, with its
         auxiliary variables at their true values (arrays over the batch):
         ``flops``, ``params`` (lower-side budgets), ``entropy`` (McCormick
@@ -1008,8 +1004,9 @@ class BoxRelaxation:
         if rho is None:
             rho = self.budgets.rho if self.budgets.rho is not None else 1.0
         rho = np.broadcast_to(np.asarray(rho, float), (len(cand), ))
-        result['rho_slack'] = (zs @ fac.Sfirst.T + rest @ fac.SP.T + fac.Sc -
-                               D * np.log(D / rho[:, None]))
+        result['rho_slack'] = (
+            zs @ fac.Sfirst.T + rest @ fac.SP.T + fac.Sc -
+            D * np.log(D / rho[:, None]))
         result['penalty'] = rules.depth_penalty(cand.depth, self.beta,
                                                 self.convention,
                                                 self.space.block)

@@ -72,6 +72,13 @@ class Certificate:
     nodes: int
     design: Optional[Candidates]
     score: float
+    #: every box was closed (no limit stopped the branch and bound)
+    complete: bool = False
+
+    @property
+    def infeasible(self) -> bool:
+        """Proven: no design of the space meets the budgets."""
+        return self.complete and self.design is None
 
     def to_meta(self) -> dict:
         """What the arch JSON records: bound, gap, seconds, status."""
@@ -112,9 +119,10 @@ def certify(space: SearchSpace,
     ``budgets`` in ``convention`` (module docstring).
 
     ``incumbent``: a design to start from (an ArchSpec of the space or a
-    Candidates); None: the design :func:`~mmdeepmad.design.solver.solve`
-    finds. ``seconds`` (None: no limit) and ``max_nodes`` (boxes solved)
-    stop the search early. ``progress`` receives a line now and then.
+    Candidates; ``()``: none); None: the design
+    :func:`~mmdeepmad.design.solver.solve` finds. ``seconds`` (None: no
+    limit) and ``max_nodes`` (boxes solved) stop the search early.
+    ``progress`` receives a line now and then.
     ``latency``: the device's latency model, needed for a latency budget,
     which the designs found keep (the exact evaluator checks it) but the
     relaxation does not: the bound is then the one of the problem without
@@ -160,7 +168,8 @@ def certify(space: SearchSpace,
         status=status,
         nodes=run.nodes,
         design=search.design,
-        score=best)
+        score=best,
+        complete=stopped is None)
 
 
 class _BranchAndBound:
@@ -221,8 +230,8 @@ class _BranchAndBound:
         if root is not None:
             # the least and largest of every width and v_s over the whole
             # space's program: every box inherits them
-            root = relaxation.tighten_ranges(root, widths=True,
-                                             counts=self.counts)
+            root = relaxation.tighten_ranges(
+                root, widths=True, counts=self.counts)
         if root is not None:
             root = tighten(space, grids, root)
         if root is not None:
@@ -268,8 +277,7 @@ def _solver_design(space, budgets, convention, alpha, beta,
                          latency)
     except (AssertionError, ValueError):
         return None
-    return None if result is None else space.candidates_from_spec(
-        result.spec)
+    return None if result is None else space.candidates_from_spec(result.spec)
 
 
 class _Search:
@@ -335,12 +343,22 @@ class _Search:
                     result.score[0]) < self.score - 0.02 * abs(self.score):
                 continue
             if not feasible:
-                start = repair(self.space, self.evaluate, self.budgets, start,
-                               self.trace, max_steps=IMPROVE_STEPS)
+                start = repair(
+                    self.space,
+                    self.evaluate,
+                    self.budgets,
+                    start,
+                    self.trace,
+                    max_steps=IMPROVE_STEPS)
                 if start is None:
                     continue
-            design, _ = improve(self.space, self.evaluate, self.budgets,
-                                start, self.trace, max_steps=IMPROVE_STEPS)
+            design, _ = improve(
+                self.space,
+                self.evaluate,
+                self.budgets,
+                start,
+                self.trace,
+                max_steps=IMPROVE_STEPS)
             if self.offer(design):
                 self.say(f'better design: {self.score:.2f}')
 

@@ -54,20 +54,43 @@ SOLVED = ('optimal', 'optimal_inaccurate')
 #: near it).
 UNBOUNDED = 1e30
 
+#: Solver settings tried, in turn, when a solve ends neither 'optimal' nor
+#: 'infeasible' (an error, an iteration limit, an inaccurate answer).
+RETRY_SETTINGS = (dict(static_regularization_constant=1e-7),
+                  dict(tol_ktratio=1e-5), dict(equilibrate_enable=False))
 
-def _solve(problem: cp.Problem, counts: Optional[Counter] = None) -> str:
-    """Solve without printing; return the status (``'solver error'`` when
-    the solver fails) and count it in ``counts``, so that every inaccurate or
-    failed solve is reported with the design (:func:`describe_solves`)."""
+
+def _run(problem: cp.Problem, settings) -> str:
+    """One solve, silent; ``'solver error'`` when the solver fails."""
     try:
         with warnings.catch_warnings(), np.errstate(
                 over='ignore', invalid='ignore'):
             warnings.simplefilter('ignore', UserWarning)
             warnings.simplefilter('ignore', RuntimeWarning)
-            problem.solve(solver=SOLVER)
-        status = problem.status
+            problem.solve(solver=SOLVER, **settings)
+        return problem.status
     except cp.SolverError:
-        status = 'solver error'
+        return 'solver error'
+
+
+def _solve(problem: cp.Problem, counts: Optional[Counter] = None) -> str:
+    """Solve without printing and return the status. A solve that ends
+    neither 'optimal' nor 'infeasible' is tried again with each of
+    :data:`RETRY_SETTINGS` until one does (counted as ``'optimal after
+    retry'``); otherwise the first answer stands (an inaccurate solution is
+    then used). Every outcome is counted in ``counts``, so that inaccurate
+    and failed solves are reported with the design
+    (:func:`describe_solves`)."""
+    status = _run(problem, {})
+    if status not in ('optimal', 'infeasible'):
+        for settings in RETRY_SETTINGS:
+            retried = _run(problem, settings)
+            if retried in ('optimal', 'infeasible'):
+                if counts is not None:
+                    counts[retried + ' after retry'] += 1
+                return retried
+        if status in SOLVED:  # the first, inaccurate answer is used
+            _run(problem, {})
     if counts is not None:
         counts[status] += 1
     return status

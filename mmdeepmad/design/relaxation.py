@@ -307,6 +307,8 @@ class StructureModel:
 
         def add(terms, index, stage, stride=1):
             for term, coef in terms:
+                if coef <= 0:
+                    continue  # a term the device's fit priced at zero
                 if stage is not None and term.when not in (ALWAYS, ADDED):
                     continue
                 if term.when == POOLED and stride == 1:

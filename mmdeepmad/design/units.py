@@ -386,8 +386,8 @@ def format_value(kind: str, value: float) -> str:
 
 
 def format_bound(kind: str, value: Optional[float]) -> str:
-    """The relaxation's least value in a message ("needs FLOPs >= ..."):
-    rounded down to four significant digits
+    """A proven least value in a message ("has FLOPs > ..."): rounded down
+    to four significant digits
     (``717.3M``, ``0.1767``)."""
     if value is None:
         return 'unbounded'

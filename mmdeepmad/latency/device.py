@@ -11,7 +11,11 @@ fp16 runs on a CPU when torch implements half-precision convolutions there
 """
 from __future__ import annotations
 import dataclasses
+import importlib.util
+import os.path as osp
 import platform
+import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Dict, List, Tuple
 
@@ -109,11 +113,31 @@ def check_available(settings: DeviceSettings) -> None:
                 '--dtype fp32, or --device cuda') from None
 
 
+def torch_version() -> str:
+    """``torch.__version__`` (local tag included, e.g. ``2.14.1+cu130``),
+    read from torch's ``version.py`` where torch is not imported yet:
+    importing it takes seconds, and a design on the CPU needs only this."""
+    if 'torch' in sys.modules:
+        return sys.modules['torch'].__version__
+    spec = importlib.util.find_spec('torch')
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        try:
+            with open(osp.join(folder, 'version.py'), encoding='utf-8') as f:
+                found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)",
+                                  f.read(), re.M)
+        except OSError:
+            continue
+        if found:
+            return found.group(1)
+    import torch
+    return torch.__version__
+
+
 def describe_device(settings: DeviceSettings) -> Dict[str, Any]:
     """What the measurements depend on: the settings, the device's model
-    name and the torch version."""
-    import torch
+    name and the torch version (torch is imported for a GPU only)."""
     if settings.device == 'cuda':
+        import torch
         check_available(settings)
         name = torch.cuda.get_device_name(torch.cuda.current_device())
     else:
@@ -122,7 +146,7 @@ def describe_device(settings: DeviceSettings) -> Dict[str, Any]:
         device=settings.device,
         name=name,
         threads=settings.threads,
-        torch=torch.__version__,
+        torch=torch_version(),
         dtype=settings.dtype,
         batch=settings.batch,
         channels_last=settings.channels_last)

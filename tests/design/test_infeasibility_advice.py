@@ -1,25 +1,30 @@
-"""Infeasibility advice is a value that works: every budget value the
-library advises was checked by solving the design again with it (the
-solver is a local search, so a larger value is not promised to work too);
-the bounds it prints are the relaxation's, said to be so."""
+""""Infeasible" only with a proof, and advice that works.
+
+When the local search finds no design, the certificate's branch and bound
+searches the whole space: it finds a design (returned), proves there is none
+(the message says proven, with each budget's least value, itself proven),
+or neither (the message says a design may exist). Every budget value the
+library advises was checked by solving again with it. On tiny spaces every
+design is enumerated, so "proven" and the least values are checked against
+the truth.
+"""
+import math
+import re
+
+import numpy as np
 import pytest
 
 from mmdeepmad.conventions.budgets import Budgets
+from mmdeepmad.design import solver
 from mmdeepmad.design.api import design, make_space
-from mmdeepmad.design.solver import (InfeasibleBudgetError,
-                                     infeasibility_reasons, smallest_jointly)
+from mmdeepmad.design.feasibility import (branch_and_bound,
+                                          infeasibility_reasons, proven_least)
+from mmdeepmad.design.solver import InfeasibleBudgetError
+from .test_certificate import _alpha, exhaustive
 
-#: The report's case: mbv2 at 128 px, FLOPs 164.7M, params 997K, rho 0.14.
-#: FLOPs alone binds until about 718M (the old advice, 698M, failed),
-#: rho 0.14 is below the least rho at these FLOPs and params.
+#: The report's case: mbv2 at 128 px, FLOPs 164.7M, params 997K, rho 0.14:
+#: every design with params <= 997K and rho <= 0.14 has more FLOPs.
 MBV2 = dict(block='mbv2', params=997e3, rho=0.14, resolution=128)
-
-
-def _advised(flops, advice):
-    """The report's budgets with the advised one (as printed, a string)."""
-    budgets = dict(MBV2, flops=flops)
-    budgets[advice.budget] = advice.value
-    return budgets
 
 
 def _infeasible(**budgets):
@@ -28,75 +33,84 @@ def _infeasible(**budgets):
     return error.value
 
 
-def test_advice_names_a_value_checked_to_work():
+def _least(message: str, label: str) -> float:
+    """The proven least value the message names for a budget (as a
+    number)."""
+    from mmdeepmad.design.units import parse_budget
+    found = re.search(rf'has {label} > (\S+) \(proven', message)
+    name = {'FLOPs': 'flops'}.get(label, label)
+    return parse_budget(name, found.group(1))
+
+
+def test_proven_infeasible_names_least_values_and_checked_advice():
     error = _infeasible(flops=164.7e6)
-    assert str(error) == (
-        'the FLOPs budget 164.7M was not met together with params <= 997K '
-        'and rho <= 0.14: the relaxation (real widths, one unit per stage) '
-        'needs FLOPs >= 717.3M (raise the FLOPs budget to 790M: checked, a '
-        'design was solved with it); the rho budget 0.14 was not met '
-        'together with FLOPs <= 164.7M and params <= 997K: the relaxation '
-        '(real widths, one unit per stage) needs rho >= 0.1767 (raise the rho '
-        'budget to 0.181: checked, a design was solved with it)')
-    assert [(a.budget, a.value) for a in error.advice] == [('flops', '790M'),
-                                                           ('rho', '0.181')]
+    message = str(error)
+    assert error.proven
+    assert message.startswith(
+        'the FLOPs budget 164.7M cannot be met: every design of the space '
+        'meeting params <= 997K and rho <= 0.14 has FLOPs > ')
+    least = {label: _least(message, label) for label in ('FLOPs', 'rho')}
+    assert 700e6 < least['FLOPs'] < 720e6 and 0.17 < least['rho'] < 0.18
+    assert [a.budget for a in error.advice] == ['flops', 'rho']
     for advice in error.advice:
-        result = design(**_advised(flops=164.7e6, advice=advice))
+        budgets = dict(MBV2, flops=164.7e6)
+        budgets[advice.budget] = advice.value  # as printed
+        result = design(**budgets)
         assert result.budgets.satisfied_by(result.flops, result.params,
                                            result.rho)
-        # the relaxation's bounds hold for what was found
-        assert result.flops >= 717.3e6 or advice.budget == 'rho'
-        assert result.rho >= 0.1767 or advice.budget == 'flops'
+        # the proven least values hold for what was found
+        assert result.flops > least['FLOPs'] or advice.budget == 'rho'
+        assert result.rho > least['rho'] or advice.budget == 'flops'
 
 
-def test_when_two_budgets_bind_each_advice_still_works():
-    """At FLOPs 698M (the old, wrong advice) params and rho bind as well;
-    every value advised gives a design."""
-    error = _infeasible(flops=698e6)
-    assert [a.budget for a in error.advice] == ['flops', 'params', 'rho']
-    assert 'needs params >= 1.004M' in str(error)
-    for advice in error.advice:
-        design(**_advised(flops=698e6, advice=advice))
+@pytest.mark.parametrize('name', ['basic-paper', 'mbv2-tinynas'])
+def test_proven_least_values_hold_on_an_enumerated_space(name):
+    """Below the least feasible FLOPs of an enumerated space: proven
+    infeasible, and the proven least FLOPs is at most the true least."""
+    space, convention, budgets, beta, designs, scores, ok = exhaustive(name)
+    alpha = _alpha(space, convention)
+    others = (scores.params <= budgets.params) & (scores.rho <= budgets.rho)
+    truth = float(np.min(scores.flops[others]))
+    tight = Budgets(truth * 0.97, budgets.params, budgets.rho)
+    proof = branch_and_bound(space, tight, convention, alpha, beta, 200)
+    assert proof.infeasible and not np.any(scores.satisfies(tight))
+    least, hopeless = proven_least(space, tight, 'flops', convention, alpha,
+                                   beta)
+    assert not hopeless and tight.flops <= least <= truth
+    # a design at the true least exists, and the solver finds one there
+    result = solver.solve(space, Budgets(truth, budgets.params, budgets.rho),
+                          convention, alpha, beta)
+    assert result.flops <= truth
 
 
-def test_grid_infeasibility_says_so_and_advises_checked_values():
-    """Above every bound and still no design found: said so, without
-    claiming that none exists, with checked values."""
-    error = _infeasible(flops=717.4e6)
-    # nothing proves that no design exists: the message says none was found
-    assert str(error).startswith(
-        'no design meeting FLOPs <= 717.4M, params <= 997K, rho <= 0.14 '
-        'together was found (each can alone and the relaxation meets them '
-        'together; the search over grid widths and integer depths is local, '
-        'so such a design may still exist); raise the FLOPs budget to ')
-    assert error.advice
-    for advice in error.advice:
-        design(**_advised(flops=717.4e6, advice=advice))
+def test_a_design_the_local_search_misses_is_found_by_branch_and_bound(
+        monkeypatch):
+    """No false "infeasible": with the local search finding nothing, the
+    branch and bound still returns a verified design of the budgets."""
+    space, convention, budgets, beta, designs, scores, ok = exhaustive(
+        'basic-paper')
+    monkeypatch.setattr(solver, '_search', lambda *args, **kwargs: None)
+    result = solver.solve(space, budgets, convention,
+                          _alpha(space, convention), beta)
+    assert result.budgets.satisfied_by(result.flops, result.params, result.rho)
+    assert math.isnan(result.relaxed_value)
+    assert result.status.startswith('found by branch and bound')
+    assert result.score <= float(np.max(scores.score[ok])) + 1e-6
 
 
-def test_smallest_rho_is_the_relaxations_bound():
+def test_unproven_says_a_design_may_exist_and_checks_are_bounded():
+    """No time left for checks: no advice, and the message says why; without
+    a proof the message never says the budgets cannot be met."""
     space = make_space('mbv2', resolution=128)
-    alpha = (1, 1, 1, 1, 8)
-    joint = smallest_jointly(space, Budgets(164.7e6, 997e3, 0.14), 'paper',
-                             alpha)
-    rho, buildable = joint['rho']
-    assert 0.1767 <= rho < 0.1768 and buildable is None
-    assert joint['params'] is None  # FLOPs 164.7M and rho 0.14 conflict
-    # with no rho budget the least rho only grows as FLOPs shrink
-    looser = smallest_jointly(space, Budgets(300e6, 997e3, 0.14), 'paper',
-                              alpha)['rho'][0]
-    assert looser < rho
-
-
-def test_the_checks_are_bounded():
-    """No time left for checks: no advice, and the message says why."""
-    space = make_space('mbv2', resolution=128)
-    reasons = infeasibility_reasons(
+    reasons, proven = infeasibility_reasons(
         space,
-        Budgets(164.7e6, 997e3, 0.14),
+        Budgets(717.4e6, 997e3, 0.14),
         'paper', (1, 1, 1, 1, 8),
         10.0,
         seconds=0)
-    assert [advice for _, advice in reasons] == [None, None]
-    assert reasons[0][0].endswith(
-        '; no FLOPs value was checked (the 0 s for checking advice ran out)')
+    assert not proven
+    text = reasons[0][0]
+    assert text.startswith('no design meeting FLOPs <= 717.4M, params <= '
+                           '997K, rho <= 0.14 together was found')
+    assert 'may still exist' in text and 'cannot be met' not in text
+    assert [advice for _, advice in reasons] == [None]

@@ -90,7 +90,9 @@ def test_jointly_infeasible_budget_suggests_a_value_that_works():
     with pytest.raises(InfeasibleBudgetError) as error:
         design('bottleneck', 4.13e9, 10e3, 0.3)
     message = str(error.value)
-    assert 'params budget' in message and 'was not met together' in message
+    assert message.startswith('the params budget 10K cannot be met: ')
+    assert 'every design of the space meeting FLOPs <= 4.13G and rho <= 0.3 ' \
+        'has params > ' in message
     suggested = message.split('raise the params budget to ')[1].split(':')[0]
     assert suggested.endswith('K')
     result = design('bottleneck', 4.13e9, suggested, 0.3)  # '47.1K' as is
@@ -106,3 +108,39 @@ def test_tight_rho_is_designed_not_called_infeasible():
     assert exact.rho <= 0.024
     counts = count(result.spec)
     assert counts.flops <= 4.13e9 and counts.params <= 25.55e6
+
+
+def test_a_solve_that_fails_is_retried_and_counted_as_it_ended(monkeypatch):
+    """An error, an iteration limit or an inaccurate answer is solved again
+    with other settings; what finally happened is counted, never hidden."""
+    from collections import Counter
+
+    from mmdeepmad.design import program
+
+    def answers(first, retried):
+        calls = []
+
+        def run(problem, settings):
+            calls.append(settings)
+            return retried if settings else first
+
+        monkeypatch.setattr(program, '_run', run)
+        return calls
+
+    answers('solver error', 'optimal')
+    counts = Counter()
+    assert program._solve(None, counts) == 'optimal'
+    assert counts == {'optimal after retry': 1}
+
+    calls = answers('user_limit', 'solver error')
+    counts = Counter()
+    assert program._solve(None, counts) == 'user_limit'
+    assert counts == {'user_limit': 1}
+    assert len(calls) == 1 + len(program.RETRY_SETTINGS)
+
+    # an inaccurate answer no retry improves is used (solved again with the
+    # default settings, so the values are that answer's) and counted as such
+    calls = answers('optimal_inaccurate', 'solver error')
+    counts = Counter()
+    assert program._solve(None, counts) == 'optimal_inaccurate'
+    assert counts == {'optimal_inaccurate': 1} and calls[-1] == {}

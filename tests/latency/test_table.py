@@ -17,13 +17,15 @@ KNOTS = [7, 14, 28]
 
 
 def make_table(**device_changes) -> LatencyTable:
-    model = LatencyModel(
-        KNOTS, {kind: [1e-9 * (i + 1)] * 3
-                for i, kind in enumerate(KINDS)})
+    model = LatencyModel(KNOTS, {
+        kind: [1e-9 * (i + 1)] * 3
+        for i, kind in enumerate(KINDS)
+    })
     device = dict(describe_device(SETTINGS), **device_changes)
     fit = dict(heldout_median=0.05, heldout_max=0.2, samples=10)
-    samples = [dict(part='stem', features=[['memory', 224, 1.0]],
-                    seconds=1e-3)]
+    samples = [
+        dict(part='stem', features=[['memory', 224, 1.0]], seconds=1e-3)
+    ]
     return LatencyTable('bottleneck', device, model, fit, samples)
 
 
@@ -72,33 +74,29 @@ def drop(*keys):
     return change
 
 
-@pytest.mark.parametrize(
-    'change, field',
-    [
-        (set_in('format', value='something-else'), 'format'),
-        (set_in('version', value=2), 'version'),
-        (set_in('block', value='vit'), 'block'),
-        (drop('knots'), 'knots'),
-        (set_in('knots', value=[7, 7, 28]), 'knots[1]'),
-        (set_in('knots', value=[7, -14, 28]), 'knots[1]'),
-        (set_in('coefficients', 'dense', 1, value=-1.0),
-         'coefficients.dense[1]'),
-        (set_in('coefficients', 'memory', 0, value=math.inf),
-         'coefficients.memory[0]'),
-        (set_in('coefficients', 'overhead', 2, value='fast'),
-         'coefficients.overhead[2]'),
-        (set_in('coefficients', 'pointwise', value=[1e-9]),
-         'coefficients.pointwise'),
-        (drop('coefficients', 'se'), 'coefficients.se'),
-        (set_in('coefficients', 'winograd', value=[0, 0, 0]),
-         'coefficients.winograd'),
-        (drop('device', 'torch'), 'device.torch'),
-        (set_in('device', 'batch', value='1'), 'device.batch'),
-        (set_in('device', 'channels_last', value=0),
-         'device.channels_last'),
-        (drop('fit', 'heldout_median'), 'fit.heldout_median'),
-        (set_in('samples', value={}), 'samples'),
-    ])
+@pytest.mark.parametrize('change, field', [
+    (set_in('format', value='something-else'), 'format'),
+    (set_in('version', value=2), 'version'),
+    (set_in('block', value='vit'), 'block'),
+    (drop('knots'), 'knots'),
+    (set_in('knots', value=[7, 7, 28]), 'knots[1]'),
+    (set_in('knots', value=[7, -14, 28]), 'knots[1]'),
+    (set_in('coefficients', 'dense', 1, value=-1.0), 'coefficients.dense[1]'),
+    (set_in('coefficients', 'memory', 0,
+            value=math.inf), 'coefficients.memory[0]'),
+    (set_in('coefficients', 'overhead', 2,
+            value='fast'), 'coefficients.overhead[2]'),
+    (set_in('coefficients', 'pointwise', value=[1e-9
+                                                ]), 'coefficients.pointwise'),
+    (drop('coefficients', 'se'), 'coefficients.se'),
+    (set_in('coefficients', 'winograd', value=[0, 0, 0
+                                               ]), 'coefficients.winograd'),
+    (drop('device', 'torch'), 'device.torch'),
+    (set_in('device', 'batch', value='1'), 'device.batch'),
+    (set_in('device', 'channels_last', value=0), 'device.channels_last'),
+    (drop('fit', 'heldout_median'), 'fit.heldout_median'),
+    (set_in('samples', value={}), 'samples'),
+])
 def test_malformed_field_is_named(lut, change, field):
     rewrite(lut, change)
     with pytest.raises(LutError) as error:
@@ -135,8 +133,7 @@ def test_same_device_passes_both_purposes():
     ('channels_last', True),
     ('device', 'cuda'),
 ])
-def test_other_device_is_refused_for_measure_warned_for_design(
-        field, value):
+def test_other_device_is_refused_for_measure_warned_for_design(field, value):
     table = make_table(**{field: value})
     warnings = check_device(table, SETTINGS, 'design')
     assert len(warnings) == 1
@@ -177,3 +174,19 @@ def test_cuda_without_a_gpu_is_a_clear_error():
         pytest.skip('this machine has a GPU')
     with pytest.raises(DeviceError, match='no CUDA device'):
         describe_device(DeviceSettings(device='cuda'))
+
+
+def test_the_device_of_a_cpu_design_is_described_without_torch():
+    """A design with a LUT checks the device without importing torch (it
+    takes seconds); the version read is torch's own, local tag included."""
+    import subprocess
+    import sys
+    code = ('import sys\n'
+            'from mmdeepmad.latency.device import DeviceSettings, '
+            'describe_device\n'
+            'version = describe_device(DeviceSettings())["torch"]\n'
+            'assert "torch" not in sys.modules\n'
+            'import torch\n'
+            'assert version == torch.__version__, (version, '
+            'torch.__version__)\n')
+    subprocess.run([sys.executable, '-c', code], check=True)

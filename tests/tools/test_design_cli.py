@@ -382,15 +382,15 @@ def test_bad_input(tmp_path, argv, code, field):
 INFEASIBLE = {
     '--params':
     ('1K', 'design.py: error: the params budget 1K cannot be met: the '
-     'smallest params in this space is 4.392K, and together with FLOPs <= '
-     '4.13G and rho <= 0.3 the relaxation (real widths, one unit per stage) '
-     'needs params >= 37.67K (use --params 47.1K: checked, a design was '
-     'solved with it)'),
+     'smallest params in this space is 4.392K, and every design of the space '
+     'meeting FLOPs <= 4.13G and rho <= 0.3 has params > 39.73K (proven by '
+     'branch and bound) (use --params 41.8K: checked, a design was solved '
+     'with it)'),
     '--flops':
     ('1M', 'design.py: error: the FLOPs budget 1M cannot be met: the '
-     'smallest FLOPs in this space is 6.858M, and together with params <= '
-     '25.55M and rho <= 0.3 the relaxation (real widths, one unit per stage) '
-     'needs FLOPs >= 19.26M (use --flops 20.3M: checked, a design was solved '
+     'smallest FLOPs in this space is 6.858M, and every design of the space '
+     'meeting params <= 25.55M and rho <= 0.3 has FLOPs > 19.7M (proven by '
+     'branch and bound) (use --flops 19.8M: checked, a design was solved '
      'with it)'),
 }
 
@@ -398,7 +398,7 @@ INFEASIBLE = {
 @pytest.mark.parametrize('budget', sorted(INFEASIBLE))
 def test_infeasible_budget_names_it_and_a_value_that_works(tmp_path, budget):
     """The message names the budget, the exact smallest value of the space,
-    the relaxation's bound with the other budgets, and a value that was
+    the proven least value with the other budgets, and a value that was
     checked: re-running with it gives a design."""
     smallest, expected = INFEASIBLE[budget]
     argv = list(R50_BUDGETS)

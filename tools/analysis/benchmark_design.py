@@ -251,13 +251,23 @@ def main(argv=None) -> int:
         type=float,
         default=0.0,
         help='seconds of certificate per broad case (0: none)')
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=1,
+        help='broad cases run at once, one process each (one per core: '
+        'the certificate and the baseline are timed)')
     args = parser.parse_args(argv)
     warnings.filterwarnings('ignore', module='cvxpy')
     if args.suite == 'broad':
         import broad_suite
         rows = broad_suite.run_suite(
-            args.cases, args.seed, args.baseline_evaluations, args.certify,
-            lambda message: print(message, file=sys.stderr, flush=True))
+            args.cases,
+            args.seed,
+            args.baseline_evaluations,
+            args.certify,
+            lambda message: print(message, file=sys.stderr, flush=True),
+            jobs=args.jobs)
         broad_suite.print_rows(rows)
         print(broad_suite.summary(rows))
         return 0

@@ -6,12 +6,15 @@ and the digits instance.
 For each case: the design's score and wall time; its certificate (bound and
 gap, with ``--certify SECONDS``); and the seeded random-restart hill climb
 (:mod:`baseline`) with a fixed number of exact evaluations (``--baseline-
-evaluations``, about a minute) and with ten times the design's own time.
-A table, then a summary line.
+evaluations``, about a minute) and with ten times the design's own time
+(not where the budgets were proven infeasible: no search can find a design
+there, and the fixed run checks that). A table, then a summary line.
+``--jobs N`` runs N cases at once, one single-threaded process each.
 """
 from __future__ import annotations
 import math
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import List, Optional
@@ -23,7 +26,8 @@ from mmdeepmad.arch.tinynas_format import spec_from_tinynas
 from mmdeepmad.conventions import (DEFAULT_BETA, default_alpha,
                                    scored_stage_count)
 from mmdeepmad.conventions.budgets import Budgets
-from mmdeepmad.design.api import make_space
+from mmdeepmad.conventions.rules import TINYNAS_BOTTLENECK_STAGES
+from mmdeepmad.design.api import default_strides, make_space
 from mmdeepmad.design.batched import batched_evaluator
 from mmdeepmad.design.solver import InfeasibleBudgetError, solve
 from mmdeepmad.reference import tinynas_releases
@@ -79,7 +83,14 @@ def random_cases(count: int, seed: int) -> List[Case]:
         block = FAMILIES[index % 4]
         convention = ('paper', 'tinynas')[(index // 4) % 2]
         stages = int(rng.integers(3, 7))
+        if block == 'bottleneck' and convention == 'tinynas':
+            # TinyNAS's penalty of a bottleneck network needs five stages
+            stages = TINYNAS_BOTTLENECK_STAGES
         resolution = int(rng.integers(1, 11)) * 32
+        # at least the total stride (stem 2 and the stages'): a one-pixel
+        # last feature map
+        resolution = max(resolution,
+                         2 * math.prod(default_strides(block, stages)))
         low, high = FLOPS_AT_224[block]
         scale = (resolution / 224)**2
         flops = math.exp(rng.uniform(math.log(low), math.log(high))) * scale
@@ -132,9 +143,13 @@ def run_case(case: Case, baseline_evaluations: int, certify: float,
         result = solve(space, case.budgets, case.convention, alpha=alpha)
         row.score = result.score
         row.status = 'designed'
-    except InfeasibleBudgetError as error:
-        row.status = 'infeasible'
+    except InfeasibleBudgetError as error:  # before ValueError: a subclass
+        row.status = ('infeasible (proven)'
+                      if error.proven else 'infeasible (not proven)')
         row.notes.append(str(error))
+    except ValueError as error:  # a space the convention cannot score
+        row.status = f'space refused: {error}'
+        return row
     row.seconds = time.perf_counter() - started
     if certify and result is not None:
         from mmdeepmad.design.certificate import certify as run_certificate
@@ -160,6 +175,8 @@ def run_case(case: Case, baseline_evaluations: int, certify: float,
         seed=seed,
         restart_after=RESTART_AFTER)
     row.base_fixed = fixed.score if fixed.feasible else -math.inf
+    if row.status == 'infeasible (proven)':
+        return row  # proven: the fixed run above is the sanity check
     tenfold = random_local_search(
         space,
         evaluate,
@@ -214,11 +231,13 @@ def summary(rows: List[Row]) -> str:
         and math.isfinite(max(r.base_fixed, r.base_tenfold))
     ]
     infeasible = [r for r in rows if r.status != 'designed']
+    proven = [r for r in rows if r.status == 'infeasible (proven)']
     times = [r.seconds for r in designed]
     gaps = [r.gap for r in designed if r.gap is not None]
     text = (f'summary: {len(rows)} cases, {len(designed)} designed, '
-            f'{len(infeasible)} infeasible ({len(false_infeasible)} where '
-            f'the baseline found a design); ours >= baseline on '
+            f'{len(infeasible)} infeasible ({len(proven)} proven; '
+            f'{len(false_infeasible)} where the baseline found a design); '
+            f'ours >= baseline on '
             f'{len(designed) - len(beaten)}/{len(designed)}')
     if beaten:
         worst = max(
@@ -234,13 +253,38 @@ def summary(rows: List[Row]) -> str:
     return text
 
 
-def run_suite(count: int, seed: int, baseline_evaluations: int, certify: float,
-              progress) -> List[Row]:
+def run_suite(count: int,
+              seed: int,
+              baseline_evaluations: int,
+              certify: float,
+              progress,
+              jobs: int = 1) -> List[Row]:
+    """Every case, in order; ``jobs`` processes at once (each single
+    threaded)."""
     cases = fixed_cases() + random_cases(count, seed)
-    rows = []
-    for index, case in enumerate(cases):
-        progress(f'[{index + 1}/{len(cases)}] {case.name}: {case.block}, '
-                 f'{case.convention}, {case.resolution} px, {case.stages} '
-                 'stages')
-        rows.append(run_case(case, baseline_evaluations, certify, seed))
-    return rows
+    work = [(index, len(cases), case, baseline_evaluations, certify, seed)
+            for index, case in enumerate(cases)]
+    if jobs <= 1:
+        return [_run_numbered(item, progress) for item in work]
+    import multiprocessing
+    with multiprocessing.get_context('spawn').Pool(
+            jobs, initializer=_single_thread) as pool:
+        return list(pool.imap(_run_numbered, work, chunksize=1))
+
+
+def _single_thread() -> None:
+    """One BLAS thread per process (threadpoolctl, where installed)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(1)
+
+
+def _run_numbered(item, progress=None) -> Row:
+    index, total, case, baseline_evaluations, certify, seed = item
+    say = progress or (
+        lambda message: print(message, file=sys.stderr, flush=True))
+    say(f'[{index + 1}/{total}] {case.name}: {case.block}, '
+        f'{case.convention}, {case.resolution} px, {case.stages} stages')
+    return run_case(case, baseline_evaluations, certify, seed)

@@ -147,29 +147,27 @@ def _alpha(text: str) -> Tuple[float, ...]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'{text!r} is not a number; give e.g. 10') from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(
-            f'must be a finite, non-negative number, got {text!r}')
-    return value
+def _finite_number(noun: str, example: str, positive: bool):
+    """An argparse type: a finite number, at least zero (``positive``:
+    above zero), named ``noun`` in its messages."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f'{text!r} is not {noun}; give e.g. {example}') from None
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            kind = 'positive' if positive else 'finite, non-negative'
+            raise argparse.ArgumentTypeError(
+                f'must be a {kind} {noun[2:]}, got {text!r}')
+        return value
+
+    return parse
 
 
-def _positive_seconds(text: str) -> float:
-    """A positive, finite number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'{text!r} is not a number of seconds; give e.g. 60') from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(
-            f'must be a positive number of seconds, got {text!r}')
-    return value
+_non_negative_float = _finite_number('a number', '10', positive=False)
+_positive_seconds = _finite_number('a number of seconds', '60', positive=True)
 
 
 def _kernels(text: str) -> Tuple[int, ...]:

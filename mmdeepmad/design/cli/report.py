@@ -197,12 +197,18 @@ def solver_lines(result) -> List[str]:
     if gap < 0:
         note = ('; negative: the design scores above the best relaxed value '
                 'of the depth vectors searched, which is not an upper bound')
-    lines = [
-        f'relaxed value (widths real)  {result.relaxed_value:.6f} (a local '
-        'optimum of the relaxation, not a bound)',
-        f'gap relaxed - score          {gap:.6f} ({100 * relative:.3f}%'
-        f'{note})',
-    ]
+    if math.isnan(result.relaxed_value):  # found by branch and bound
+        lines = [
+            'relaxed value (widths real)  none: the depth search found '
+            'no design; the branch and bound did'
+        ]
+    else:
+        lines = [
+            f'relaxed value (widths real)  {result.relaxed_value:.6f} (a '
+            'local optimum of the relaxation, not a bound)',
+            f'gap relaxed - score          {gap:.6f} ({100 * relative:.3f}%'
+            f'{note})',
+        ]
     certificate = result.spec.meta.get('certificate')
     if certificate:
         lines += [
