@@ -331,7 +331,15 @@ class StructureModel:
         if priced['head']:
             add(priced['head'],
                 (self.ix(self.M - 1), no_index, no_index, no_index), None)
-        return np.asarray(rows), coefs
+        # monomials of the same exponents and stage are one (their
+        # coefficients add): fewer exponential cones, the same posynomial
+        merged = {}
+        for row, (coef, stage) in zip(rows, coefs):
+            key = (tuple(row), stage)
+            merged[key] = merged.get(key, 0.0) + coef
+        return (np.asarray([key[0] for key in merged],
+                           dtype=float), [(coef, key[1])
+                                          for key, coef in merged.items()])
 
     def coefficients(self, spec_coefs, depths) -> np.ndarray:
         """Coefficients of the monomials for a depth vector."""
