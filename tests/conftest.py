@@ -42,3 +42,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker('gpu'):
             item.add_marker(skip)
+
+
+@pytest.fixture
+def sigint_delivered():
+    """SIGINT raises KeyboardInterrupt here and has its default action in
+    child processes, also when the test run was started with SIGINT ignored
+    (a background job of a non-interactive shell, which a tool rightly
+    leaves ignored)."""
+    import signal
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

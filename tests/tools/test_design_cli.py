@@ -881,7 +881,7 @@ def test_interrupt_while_writing_removes_everything(tmp_path):
 
 
 def test_interrupt_while_renaming_waits_for_every_rename(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, sigint_delivered):
     """SIGINT during the renames: every output is still moved into place,
     then the interrupt is raised, saying so."""
     import signal
@@ -918,7 +918,8 @@ def test_interrupt_while_renaming_waits_for_every_rename(
                               f'been written ({", ".join(paths)})\n')
 
 
-def test_sigint_during_the_solve_leaves_the_old_outputs(tmp_path):
+def test_sigint_during_the_solve_leaves_the_old_outputs(
+        tmp_path, sigint_delivered):
     """Ctrl-C while tools/design.py solves: exit 130, one line on stderr, no
     temporary file, the old outputs byte for byte."""
     import signal

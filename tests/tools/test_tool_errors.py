@@ -505,7 +505,7 @@ def test_process_debug_prints_the_traceback(tmp_path):
 
 
 @pytest.mark.slow
-def test_process_ctrl_c_while_training(files, tmp_path):
+def test_process_ctrl_c_while_training(files, tmp_path, sigint_delivered):
     """A real SIGINT once training runs: one line, exit 130, the run's
     directory kept for --resume."""
     work_dir = tmp_path / 'work'
