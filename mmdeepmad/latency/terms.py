@@ -90,8 +90,8 @@ def unit_features(unit: UnitLayout) -> Features:
     features: Features = [
         ('memory', r_in, float(unit.in_channels * r_in * r_in)),
     ]
-    convs = unit.main + ((unit.shortcut_conv, )
-                         if unit.shortcut_conv is not None else ())
+    convs = unit.main + (
+        (unit.shortcut_conv, ) if unit.shortcut_conv is not None else ())
     for conv in convs:
         features += _conv_features(conv)
         features.append(('overhead', conv.out_size, 1.0))
@@ -104,10 +104,9 @@ def unit_features(unit: UnitLayout) -> Features:
         features += [('memory', r_in, float(unit.in_channels * r_in**2)),
                      ('overhead', r_out, 1.0)]
     if unit.shortcut != NO_SHORTCUT:
-        features += [
-            ('memory', r_out, float(unit.out_channels * r_out * r_out)),
-            ('overhead', r_out, 1.0)
-        ]
+        features += [('memory', r_out,
+                      float(unit.out_channels * r_out * r_out)),
+                     ('overhead', r_out, 1.0)]
     return features
 
 
@@ -157,26 +156,42 @@ def stage_sides(resolution: int, stem_stride: int,
     return stem_side, sides
 
 
+#: An overhead's monomial: a constant per launched layer.
+CONSTANT = (0, 0, 0, 0)
+
+
+def _pointwise_sandwich(r_in: int, r_out: int, middle: str,
+                        exponents: Tuple[int, int, int, int]) -> List[Term]:
+    """A 1x1 conv in -> mid at side ``r_in``, the ``middle`` conv (its
+    MAC monomial ``exponents``) and a 1x1 conv mid -> out at ``r_out``,
+    with their memory and per-layer overheads (bottleneck and inverted
+    residual units)."""
+    p_in, p_out = r_in * r_in, r_out * r_out
+    one = CONSTANT
+    return [
+        Term('pointwise', r_in, p_in, (1, 1, 0, 0)),
+        Term('memory', r_in, p_in, (0, 1, 0, 0)),
+        Term('overhead', r_in, 1.0, one),
+        Term(middle, r_out, p_out, exponents),
+        Term('memory', r_out, p_out, (0, 1, 0, 0)),
+        Term('pointwise', r_out, p_out, (0, 1, 1, 0)),
+        Term('memory', r_out, p_out, (0, 0, 1, 0)),
+        Term('overhead', r_out, 2.0, one),
+    ]
+
+
 def unit_terms(block: str, style: str, stride: int, r_in: int,
                r_out: int) -> Tuple[Term, ...]:
     """The terms of a unit of ``block`` at sides ``r_in -> r_out`` with the
     unit's stride; shortcut terms carry their condition (``when``)."""
     p_in, p_out = r_in * r_in, r_out * r_out
-    one = (0, 0, 0, 0)  # an overhead's monomial: a constant per layer
+    one = CONSTANT
     terms = [
         Term('memory', r_in, p_in, (1, 0, 0, 0)),
     ]
     if block == 'bottleneck':
-        terms += [
-            Term('pointwise', r_in, p_in, (1, 1, 0, 0)),
-            Term('memory', r_in, p_in, (0, 1, 0, 0)),
-            Term('overhead', r_in, 1.0, one),
-            Term('dense', r_out, p_out, (0, 2, 0, 2)),
-            Term('memory', r_out, p_out, (0, 1, 0, 0)),
-            Term('pointwise', r_out, p_out, (0, 1, 1, 0)),
-            Term('memory', r_out, p_out, (0, 0, 1, 0)),
-            Term('overhead', r_out, 2.0, one),
-        ]
+        # the middle conv: dense, mid -> mid
+        terms += _pointwise_sandwich(r_in, r_out, 'dense', (0, 2, 0, 2))
     elif block == 'basic':
         # TinyNAS strides the second conv, torchvision the first
         r_mid = r_in if style == 'tinynas' else r_out
@@ -190,16 +205,8 @@ def unit_terms(block: str, style: str, stride: int, r_in: int,
             Term('overhead', r_out, 1.0, one),
         ]
     elif block in DEPTHWISE_FAMILIES:
-        terms += [
-            Term('pointwise', r_in, p_in, (1, 1, 0, 0)),
-            Term('memory', r_in, p_in, (0, 1, 0, 0)),
-            Term('overhead', r_in, 1.0, one),
-            Term('depthwise', r_out, p_out, (0, 1, 0, 2)),
-            Term('memory', r_out, p_out, (0, 1, 0, 0)),
-            Term('pointwise', r_out, p_out, (0, 1, 1, 0)),
-            Term('memory', r_out, p_out, (0, 0, 1, 0)),
-            Term('overhead', r_out, 2.0, one),
-        ]
+        # the middle conv: depthwise, one channel per group
+        terms += _pointwise_sandwich(r_in, r_out, 'depthwise', (0, 1, 0, 2))
         if block == 'mbv2-se':
             terms += [
                 Term('se', r_out, 0.5, (0, 2, 0, 0)),
