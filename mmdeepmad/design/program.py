@@ -41,6 +41,7 @@ from typing import Optional
 
 import cvxpy as cp
 import numpy as np
+from scipy.special import logsumexp
 
 from mmdeepmad.conventions import rules
 from .relaxation import LATENCY_UNIT, StructureModel
@@ -120,6 +121,8 @@ class WidthProblem:
         #: how every solve of this problem ended (see :func:`_solve`)
         self.counts: Counter = Counter()
         self.model = model
+        #: the objective's divisor at the last linearisation
+        self.objective_scale = 1.0
         space, M, n = model.space, model.M, model.n
         rows, self._flop_coefs, self._param_coefs = model.monomials()
         self.A = rows
@@ -154,17 +157,6 @@ class WidthProblem:
             <= self.log_params_budget)
         self.rho_bound = self.rho_rows @ z >= self.rho_rhs
         budget_constraints = [self.flops_budget, self.params_budget]
-        self.latency_budget = None
-        if model.latency is not None:
-            # the device's latency: one more posynomial (mmdeepmad.latency)
-            self.latency_rows, self._latency_coefs = model.latency_monomials()
-            self.log_latency_coef = cp.Parameter(
-                len(self._latency_coefs), name='log_latency_coefficients')
-            self.log_latency_budget = cp.Parameter(name='log_latency_budget')
-            self.latency_budget = (
-                cp.log_sum_exp(self.latency_rows @ z + self.log_latency_coef)
-                <= self.log_latency_budget)
-            budget_constraints.append(self.latency_budget)
         constraints = [
             # budgets: posynomials in log space (geometric programming)
             *budget_constraints,
@@ -182,9 +174,28 @@ class WidthProblem:
         ]
         if space.non_decreasing and M > 1:
             constraints.append(x[1:] >= x[:-1])  # Guideline 3
-        objective = self.linear @ z - cp.sum_squares(self.quad_rows @ z +
-                                                     self.quad_consts)
-        self.problem = cp.Problem(cp.Maximize(objective), constraints)
+        objective = cp.Maximize(self.linear @ z -
+                                cp.sum_squares(self.quad_rows @ z +
+                                               self.quad_consts))
+        #: the subproblem: every budget, the latency's too (when modelled)
+        self.problem = cp.Problem(objective, constraints)
+        #: the same without the latency budget: solved first (fewer cones)
+        self._without_latency = None
+        self.latency_budget = None
+        self._latency_dual = 0.0
+        self._latency_binds = False  # has the budget bound? (solve_step)
+        if model.latency is not None:
+            # the device's latency: one more posynomial (mmdeepmad.latency)
+            self.latency_rows, self._latency_coefs = model.latency_monomials()
+            self.log_latency_coef = cp.Parameter(
+                len(self._latency_coefs), name='log_latency_coefficients')
+            self.log_latency_budget = cp.Parameter(name='log_latency_budget')
+            self.latency_budget = (
+                cp.log_sum_exp(self.latency_rows @ z + self.log_latency_coef)
+                <= self.log_latency_budget)
+            self._without_latency = self.problem
+            self.problem = cp.Problem(objective,
+                                      constraints + [self.latency_budget])
 
     def fix_kernels(self, kernels) -> None:
         """Fix every stage's kernel (``None``: free in the allowed range)."""
@@ -231,7 +242,8 @@ class WidthProblem:
 
     def depth_gradient(self, z: np.ndarray) -> np.ndarray:
         """d(max entropy)/dL at the solved point (envelope theorem: the
-        partial derivative of the Lagrangian in L, with the last duals)."""
+        partial derivative of the Lagrangian in L, with the last duals,
+        which are those of the scaled objective: see :meth:`linearise`)."""
         model, M = self.model, self.model.M
         rest = np.array([model.unit_log_width(i, False) @ z for i in range(M)])
         U, Uc, _, _, weights = self.entropy_factors(z)
@@ -246,7 +258,9 @@ class WidthProblem:
             budgets.append(
                 (self.latency_budget, self._latency_coefs, self.latency_rows))
         for constraint, coefs, rows in budgets:
-            dual = float(constraint.dual_value or 0.0)
+            dual = self.objective_scale * (
+                self._latency_dual if constraint is self.latency_budget else
+                float(constraint.dual_value or 0.0))
             if dual <= 0:
                 continue
             values = np.exp(rows @ z)
@@ -263,6 +277,7 @@ class WidthProblem:
         for dual, (end, with_head) in zip(duals, model.rho_groups()):
             if dual <= 0:
                 continue
+            dual = dual * self.objective_scale
             layers = D[end + 1] + (1 if with_head else 0)
             mask = np.arange(M) <= end
             d_rhs = (math.log(layers / self._budgets.rho) +
@@ -312,9 +327,54 @@ class WidthProblem:
         # w/4 * [2 s0 (u + v) - s0^2 - (u - v)^2]
         linear = np.sum((w * s0 / 2)[:, None] * (Us + Vs), axis=0)
         scale = np.sqrt(w / 4)
-        self.linear.value = linear
-        self.quad_rows.value = scale[:, None] * (Us - Vs)
-        self.quad_consts.value = scale * (Ucs - Vcs)
+        self._minorant = (linear, scale[:, None] * (Us - Vs),
+                          scale * (Ucs - Vcs), abs(self.entropy(z0)))
+        self._set_objective_scale(1.0)
+
+    def _set_objective_scale(self, divisor: float) -> None:
+        """Divide the linearised objective by ``divisor`` (the duals then
+        are the scaled objective's: see :meth:`depth_gradient`)."""
+        linear, quad_rows, quad_consts, _ = self._minorant
+        self.objective_scale = divisor
+        root = math.sqrt(divisor)
+        self.linear.value = linear / divisor
+        self.quad_rows.value = quad_rows / root
+        self.quad_consts.value = quad_consts / root
+
+    def meets_latency(self, z: np.ndarray) -> bool:
+        """Whether log-widths ``z`` meet the latency budget as set."""
+        value = logsumexp(self.latency_rows @ z + self.log_latency_coef.value)
+        return float(value) <= float(self.log_latency_budget.value)
+
+    def solve_step(self) -> str:
+        """Solve the subproblem as linearised; return the status.
+
+        With a latency budget the subproblem without it is solved first:
+        its feasible set contains the subproblem's, so when its optimum
+        meets the latency budget it is the subproblem's optimum (the
+        budget's dual is then 0), and when it is infeasible so is the
+        subproblem. Only otherwise is the latency posynomial (its cones)
+        part of the solve, and from then on directly (a budget that bound
+        once mostly binds again: the first solve would be wasted). Either
+        way the answer is the subproblem's."""
+        if self.latency_budget is None:
+            return _solve(self.problem, self.counts)
+        if not self._latency_binds:
+            status = _solve(self._without_latency, self.counts)
+            if status == 'infeasible' or (status == 'optimal' and
+                                          self.meets_latency(self.z.value)):
+                self._latency_dual = 0.0
+                return status
+            self._latency_binds = True
+        # with the latency cones the interior-point method stalls on
+        # objectives of the entropy's size (1e4-1e6); divided by the entropy
+        # at the linearisation point it converges (measured: solver errors
+        # and inaccurate answers 52 -> 3 on a binding R50-space budget)
+        self._set_objective_scale(max(1.0, self._minorant[3]))
+        status = _solve(self.problem, self.counts)
+        self._latency_dual = float(self.latency_budget.dual_value or 0.0) \
+            if status in SOLVED else 0.0
+        return status
 
     def solve(self, z0: np.ndarray, iterations: int = 8, tol: float = 1e-6):
         """CCP from z0; returns (z, entropy, status)."""
@@ -322,7 +382,7 @@ class WidthProblem:
         status = 'not solved'
         for _ in range(iterations):
             self.linearise(z)
-            status = _solve(self.problem, self.counts)
+            status = self.solve_step()
             if status not in SOLVED:
                 break
             z_new = np.asarray(self.z.value)

@@ -152,48 +152,77 @@ class LatencyModel:
     def batched(self, space) -> Callable[[object], np.ndarray]:
         """``seconds(candidates) -> (N,)``: :meth:`predict` of many designs of
         ``space`` at once."""
-        priced = self.stage_terms(space)
-        block, style = space.block, space.style
+        return _BatchedLatency(self.stage_terms(space), space)
 
-        def total(terms, width_in, mid, out, kernel, flags):
-            value = 0.0
+
+class _BatchedLatency:
+    """The latency of many designs of a space: every priced term is a
+    monomial in a design's variables (stem width; per stage output width,
+    mid width and kernel), so all of them are one product ``exp(log V @
+    R.T)``; each part's terms (per condition) are then summed and weighted
+    by how many such units a design has and whether it has the condition."""
+
+    def __init__(self, priced: Dict[str, object], space):
+        self.space = space
+        M = len(space.strides)
+        self.n = 1 + 3 * M  # stem; out, mid, kernel of every stage
+        rows, coefs, groups = [], [], []
+        self.groups: List[Tuple[object, str]] = []  # (part, when)
+
+        def add(part, terms, variables):
             for term, coef in terms:
-                monomial = coef * term.value(width_in, mid, out, kernel) \
-                    / term.scale
-                if term.when != ALWAYS:
-                    monomial = monomial * flags[term.when]
-                value = value + monomial
-            return value
+                key = (part, term.when)
+                if key not in self.groups:
+                    self.groups.append(key)
+                row = np.zeros(self.n)
+                for column, power in zip(variables, term.exponents):
+                    if power:
+                        row[column] += power
+                rows.append(row)
+                coefs.append(coef)
+                groups.append(self.groups.index(key))
 
-        def seconds(cand) -> np.ndarray:
-            n = len(cand)
-            one = np.ones(n)
-            stem = cand.stem.astype(float)
-            result = total(priced['stem'], one, one, stem, one, {}) * one
-            width_in = stem
-            for i, stage in enumerate(priced['stages']):
-                out = cand.out[:, i].astype(float)
-                mid = cand.mid[:, i].astype(float)
-                kernel = cand.kernel[:, i].astype(float)
-                depth = cand.depth[:, i].astype(float)
-                stride = space.strides[i]
-                for first, terms, count in ((True, stage['first'], one),
-                                            (False, stage['rest'], depth - 1)):
-                    source = width_in if first else out
-                    projected, pooled, added = shortcut_flags(
-                        block, style, first, source, out,
-                        stride if first else 1)
-                    flags = {
-                        PROJECTED: np.asarray(projected, float),
-                        POOLED: np.asarray(pooled, float),
-                        ADDED: np.asarray(added, float)
-                    }
-                    result = result + count * total(terms, source, mid, out,
-                                                    kernel, flags)
-                width_in = out
-            if priced['head']:
-                result = result + total(priced['head'], width_in, one, one,
-                                        one, {})
-            return np.asarray(result, float)
+        add('stem', priced['stem'], (None, None, 0, None))
+        width_in = 0
+        for i, stage in enumerate(priced['stages']):
+            out, mid, kernel = 1 + 3 * i, 2 + 3 * i, 3 + 3 * i
+            add(('first', i), stage['first'], (width_in, mid, out, kernel))
+            add(('rest', i), stage['rest'], (out, mid, out, kernel))
+            width_in = out
+        add('head', priced['head'], (width_in, None, None, None))
+        # terms of equal exponents share their monomial (one exp each)
+        rows = np.asarray(rows, float).reshape(-1, self.n)
+        self.rows, index = np.unique(rows, axis=0, return_inverse=True)
+        self.sums = np.zeros((len(self.rows), len(self.groups)))
+        np.add.at(self.sums, (index.ravel(), groups), coefs)
 
-        return seconds
+    def __call__(self, cand) -> np.ndarray:
+        space = self.space
+        n = len(cand)
+        variables = np.empty((n, self.n))
+        variables[:, 0] = cand.stem
+        variables[:, 1::3] = cand.out
+        variables[:, 2::3] = cand.mid
+        variables[:, 3::3] = cand.kernel
+        parts = np.exp(np.log(variables) @ self.rows.T) @ self.sums
+        flags = {}
+        width_in = variables[:, 0]
+        for i, stride in enumerate(space.strides):
+            out = variables[:, 1 + 3 * i]
+            for first in (True, False):
+                source = width_in if first else out
+                flags[(('first' if first else 'rest'), i)] = dict(
+                    zip((PROJECTED, POOLED, ADDED),
+                        shortcut_flags(space.block, space.style, first, source,
+                                       out, stride if first else 1)))
+            width_in = out
+        result = np.zeros(n)
+        for g, (part, when) in enumerate(self.groups):
+            weight = parts[:, g]
+            if isinstance(part, tuple):
+                if part[0] == 'rest':
+                    weight = weight * (cand.depth[:, part[1]] - 1)
+                if when != ALWAYS:
+                    weight = weight * flags[part][when]
+            result += weight
+        return result

@@ -6,10 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp
 
 from mmdeepmad.conventions.budgets import Budgets
+from mmdeepmad.design import program
 from mmdeepmad.design.api import make_space
-from mmdeepmad.design.program import DepthProblem, WidthProblem
+from mmdeepmad.design.program import DepthProblem, WidthProblem, initial_point
 from mmdeepmad.design.relaxation import LATENCY_UNIT, StructureModel
 from mmdeepmad.design.search_space import Candidates
 from mmdeepmad.design.solver import (InfeasibleBudgetError, smallest_latency,
@@ -103,6 +105,43 @@ def test_program_with_latency_is_dcp_and_dpp():
     assert width.problem.is_dcp(dpp=True)
     depth = DepthProblem(model, 10.0)
     assert depth.problem.is_dcp(dpp=True)
+
+
+def _log_latency(problem: WidthProblem, z) -> float:
+    """Log of the relaxation's latency (program units) at log-widths z."""
+    return float(
+        logsumexp(problem.latency_rows @ z + problem.log_latency_coef.value))
+
+
+@pytest.mark.parametrize('fraction', [0.5, 0.8, 1.25, 10.0])
+def test_width_step_without_latency_first_is_the_subproblems_answer(fraction):
+    """solve_step solves without the latency budget first and keeps that
+    answer only when it meets the budget: the optimum of the subproblem with
+    every budget solved directly, whether the budget binds or not; the
+    latency cones are solved only when it binds."""
+    space = make_space('bottleneck', 'paper', 224)
+    model = StructureModel(space, 'paper', [1] * 5, synthetic_model(6))
+    depths = [2, 3, 4, 2, 2]
+    z0 = initial_point(model)
+    budgets = Budgets(flops=4.13e9, params=25.55e6, rho=0.3)
+    free = WidthProblem(model)
+    free.set_depths(depths, budgets)
+    free.linearise(z0)
+    assert free.solve_step() == 'optimal'
+    seconds = math.exp(_log_latency(free, free.z.value)) / LATENCY_UNIT
+    budgets = Budgets(
+        flops=4.13e9, params=25.55e6, rho=0.3, latency=fraction * seconds)
+    lazy, direct = WidthProblem(model), WidthProblem(model)
+    for problem in (lazy, direct):
+        problem.set_depths(depths, budgets)
+        problem.linearise(z0)
+    assert lazy.solve_step() == program._solve(direct.problem) == 'optimal'
+    lazy._set_objective_scale(1.0)  # compare at the direct solve's scale
+    assert lazy.problem.objective.value == pytest.approx(
+        direct.problem.objective.value, rel=1e-6)
+    assert _log_latency(
+        lazy, lazy.z.value) <= math.log(budgets.latency * LATENCY_UNIT) + 1e-6
+    assert sum(lazy.counts.values()) == (2 if fraction < 1 else 1)
 
 
 @pytest.mark.parametrize('convention', ['paper', 'tinynas'])

@@ -3,7 +3,7 @@
 buys, on this machine.
 
     python tools/analysis/benchmark_latency.py [--threads 2] [--designs 30]
-        [--lut-dir work_dirs/latency] [--parts a,b,c] [--batches 1,32]
+        [--lut-dir work_dirs/latency] [--parts a,b,c,d] [--batches 1,32]
 
 (a) whole-network prediction error: seeded random designs of the four
     families (the design engine at random budgets and resolutions), every
@@ -15,7 +15,12 @@ buys, on this machine.
     tightened until its measured latency meets it) against the design for a
     FLOPs budget scaled (by bisection) to the same measured latency, both with
     ResNet-50's params budget 25.55M and rho 0.3, paper convention;
-(c) the same on a GPU, where CUDA is present (otherwise skipped, and said).
+(c) the same on a GPU, where CUDA is present (otherwise skipped, and said);
+(d) the time a LUT adds to a design: ``tools/design.py`` (a fresh process,
+    so the LUT's loading counts) at seeded random FLOPs/params budgets of
+    each family, without a LUT, then with a latency budget far from binding
+    (10x the first design's predicted latency) and two binding ones (0.8x
+    and 0.6x); the median of ``--timing-runs`` runs each.
 
 A family's LUT is read from ``--lut-dir``
 (``<family>-<device>-b<batch>.json``) or profiled there first
@@ -25,7 +30,9 @@ import argparse
 import math
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -34,9 +41,10 @@ import torch
 import torchvision
 
 from mmdeepmad.arch.classics import mobilenet_v2, resnet50
-from mmdeepmad.arch.loader import list_presets, load_preset
+from mmdeepmad.arch.loader import list_presets, load_arch, load_preset
 from mmdeepmad.conventions import evaluate
 from mmdeepmad.design.api import design
+from mmdeepmad.design.defaults import DEFAULT_RHO
 from mmdeepmad.design.solver import InfeasibleBudgetError
 from mmdeepmad.latency.calibrate import design_measured
 from mmdeepmad.latency.device import DeviceSettings
@@ -271,6 +279,73 @@ def part_b(table: LatencyTable, settings: DeviceSettings, repeats: int,
           f'rounds {len(by_latency.rounds)}')
 
 
+# ---- (d) what a LUT adds to a design's time ---------------------------------
+DESIGN_TOOL = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'design.py')
+
+
+def _timed_design(arguments: Sequence[str], out: str,
+                  runs: int) -> Tuple[float, int]:
+    """Median wall seconds of ``tools/design.py`` with ``arguments`` (fresh
+    processes) and its exit status."""
+    seconds, status = [], 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        status = subprocess.run([
+            sys.executable, DESIGN_TOOL, *arguments, '-q', '--no-plot',
+            '--out', out
+        ],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL).returncode
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds), status
+
+
+def part_d(tables: Dict[str, LatencyTable], cases: int, seed: int,
+           runs: int) -> None:
+    print(f'\n(d) the time a LUT adds to a design (tools/design.py, median '
+          f'of {runs} runs; latency budgets as multiples of the design '
+          'without one)')
+    rng = np.random.default_rng(seed)
+    print(f'{"case":<34} {"no LUT s":>9} {"10x":>7} {"0.8x":>7} {"0.6x":>7}')
+    added = []
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, 'design.json')
+        for block, table in tables.items():
+            for _ in range(cases):
+                low, high = FLOPS_RANGE[block]
+                flops = math.exp(rng.uniform(math.log(low), math.log(high)))
+                params = flops * PARAMS_PER_FLOP[block] * rng.uniform(0.5, 2)
+                budgets = [
+                    '--block', block, '--flops', f'{flops:.4g}', '--params',
+                    f'{params:.4g}', '--rho',
+                    str(DEFAULT_RHO[block])
+                ]
+                alone, status = _timed_design(budgets, out, runs)
+                if status != 0:
+                    print(f'{block} {flops / 1e9:.2f}G: no design '
+                          f'(exit {status}); skipped')
+                    continue
+                predicted = table.model.predict(load_arch(out))
+                cells = []
+                for factor in (10.0, 0.8, 0.6):
+                    seconds, status = _timed_design(
+                        budgets + [
+                            '--latency', f'{factor * predicted:.6g}s', '--lut',
+                            table.path
+                        ], out, runs)
+                    added.append(seconds - alone)
+                    cells.append(f'{seconds - alone:+.2f}' +
+                                 ('' if status == 0 else '*'))
+                label = (f'{block} {flops / 1e9:.2f}G {params / 1e6:.1f}M')
+                print(f'{label:<34} {alone:>9.2f} ' + ' '.join(f'{c:>7}'
+                                                               for c in cells))
+    print('(seconds added by the LUT; * the design tool found no design)')
+    print(f'summary (d): {len(added)} designs with a LUT, seconds added '
+          f'median {statistics.median(added):+.2f}, max {max(added):+.2f} '
+          '(target: <= 2 s)')
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--threads', type=int, default=2)
@@ -282,12 +357,22 @@ def main(argv=None) -> int:
         type=int,
         default=None,
         help='profile samples of a missing LUT')
-    parser.add_argument('--parts', default='a,b,c')
+    parser.add_argument('--parts', default='a,b,c,d')
     parser.add_argument(
         '--batches', default='1,32', help='batches of part (b)')
     parser.add_argument('--families', default=','.join(FAMILIES))
     parser.add_argument('--repeats', type=int, default=15)
     parser.add_argument('--bisection-steps', type=int, default=7)
+    parser.add_argument(
+        '--timing-cases',
+        type=int,
+        default=2,
+        help='budgets per family of part (d)')
+    parser.add_argument(
+        '--timing-runs',
+        type=int,
+        default=3,
+        help='runs of each design of part (d)')
     args = parser.parse_args(argv)
     parts = set(args.parts.split(','))
     families = args.families.split(',')
@@ -319,6 +404,12 @@ def main(argv=None) -> int:
                 table = ensure_lut('bottleneck', settings, args.lut_dir,
                                    args.samples)
                 part_b(table, settings, args.repeats, args.bisection_steps)
+    if 'd' in parts:
+        tables = {
+            block: ensure_lut(block, single, args.lut_dir, args.samples)
+            for block in families
+        }
+        part_d(tables, args.timing_cases, args.seed, args.timing_runs)
     say(f'benchmark done in {time.perf_counter() - started:.0f} s')
     return 0
 
