@@ -162,8 +162,10 @@ def test_measure_never_returns_a_design_over_the_measured_budget(
         latency = json.loads(out.read_text())['meta']['latency']
         assert latency['measured_ms'] <= 4.0 * 1.1
         assert latency['rounds'][-1][2] == latency['measured_ms']
+        assert latency['canary_ratio'] > 0  # the profile's canary, re-timed
         assert 'latency (measured)' in text
     else:
         assert code == 1 and 'by measurement' in err
+        assert 'canary part runs' in err
         assert not out.exists()
     assert np.isfinite(load_lut(lut).fit['heldout_median'])

@@ -842,7 +842,13 @@ def _design_measured(solve, table, budget: float, args, progress):
     tolerance = args.measure_tolerance or 0.0
     try:
         done = design_measured(
-            solve, table, budget, tolerance=tolerance, progress=progress)
+            solve,
+            table,
+            budget,
+            tolerance=tolerance,
+            progress=progress,
+            warn=lambda warning: print(
+                f'{PROG}: {warning}', file=sys.stderr, flush=True))
     except MeasuredBudgetError as error:
         raise CLIError(f'{error}; nothing written', EXIT_INFEASIBLE) from None
     result = done.result
@@ -855,6 +861,8 @@ def _design_measured(solve, table, budget: float, args, progress):
         measured_ms=round(done.measured * 1e3, 6),
         tolerance=tolerance,
         rounds=[[round(v * 1e3, 6) for v in row] for row in done.rounds])
+    if done.canary_ratio is not None:
+        latency['canary_ratio'] = round(done.canary_ratio, 4)
     meta['latency'] = latency
     meta['budgets'] = dict(meta['budgets'], latency=budget)
     result.spec = result.spec.replace(meta=meta)
