@@ -121,7 +121,7 @@ class WidthProblem:
         #: how every solve of this problem ended (see :func:`_solve`)
         self.counts: Counter = Counter()
         self.model = model
-        #: the objective's divisor at the last linearisation
+        #: what the objective was divided by in the last solve (solve_step)
         self.objective_scale = 1.0
         space, M, n = model.space, model.M, model.n
         rows, self._flop_coefs, self._param_coefs = model.monomials()
@@ -243,7 +243,7 @@ class WidthProblem:
     def depth_gradient(self, z: np.ndarray) -> np.ndarray:
         """d(max entropy)/dL at the solved point (envelope theorem: the
         partial derivative of the Lagrangian in L, with the last duals,
-        which are those of the scaled objective: see :meth:`linearise`)."""
+        those of the objective as divided: see :meth:`solve_step`)."""
         model, M = self.model, self.model.M
         rest = np.array([model.unit_log_width(i, False) @ z for i in range(M)])
         U, Uc, _, _, weights = self.entropy_factors(z)
