@@ -328,13 +328,15 @@ class WidthProblem:
         linear = np.sum((w * s0 / 2)[:, None] * (Us + Vs), axis=0)
         scale = np.sqrt(w / 4)
         self._minorant = (linear, scale[:, None] * (Us - Vs),
-                          scale * (Ucs - Vcs), abs(self.entropy(z0)))
+                          scale * (Ucs - Vcs))
+        #: the entropy at the linearisation point (see solve_step)
+        self._linearised_entropy = abs(self.entropy(z0))
         self._set_objective_scale(1.0)
 
     def _set_objective_scale(self, divisor: float) -> None:
         """Divide the linearised objective by ``divisor`` (the duals then
         are the scaled objective's: see :meth:`depth_gradient`)."""
-        linear, quad_rows, quad_consts, _ = self._minorant
+        linear, quad_rows, quad_consts = self._minorant
         self.objective_scale = divisor
         root = math.sqrt(divisor)
         self.linear.value = linear / divisor
@@ -370,7 +372,7 @@ class WidthProblem:
         # objectives of the entropy's size (1e4-1e6); divided by the entropy
         # at the linearisation point it converges (measured: solver errors
         # and inaccurate answers 52 -> 3 on a binding R50-space budget)
-        self._set_objective_scale(max(1.0, self._minorant[3]))
+        self._set_objective_scale(max(1.0, self._linearised_entropy))
         status = _solve(self.problem, self.counts)
         self._latency_dual = float(self.latency_budget.dual_value or 0.0) \
             if status in SOLVED else 0.0

@@ -313,11 +313,7 @@ class StructureModel:
                     continue
                 if term.when == POOLED and stride == 1:
                     continue  # only a stride-2 shortcut pools
-                row = np.zeros(self.n)
-                for variable, power in zip(index, term.exponents):
-                    if power:
-                        row[variable] += power
-                rows.append(row)
+                rows.append(term.exponent_row(index, self.n))
                 coefs.append((coef * LATENCY_UNIT, stage))
 
         no_index = -1

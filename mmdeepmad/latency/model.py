@@ -174,11 +174,7 @@ class _BatchedLatency:
                 key = (part, term.when)
                 if key not in self.groups:
                     self.groups.append(key)
-                row = np.zeros(self.n)
-                for column, power in zip(variables, term.exponents):
-                    if power:
-                        row[column] += power
-                rows.append(row)
+                rows.append(term.exponent_row(variables, self.n))
                 coefs.append(coef)
                 groups.append(self.groups.index(key))
 

@@ -69,6 +69,17 @@ class Term:
         a, b, c, d = self.exponents
         return (self.scale * width_in**a * mid**b * out**c * kernel**d)
 
+    def exponent_row(self, columns, size: int):
+        """The monomial's exponents as a row of ``size`` log variables:
+        ``columns`` says where ``in``, ``mid``, ``out`` and ``kernel`` stand
+        (read only where the exponent is not zero)."""
+        import numpy as np
+        row = np.zeros(size)
+        for column, power in zip(columns, self.exponents):
+            if power:
+                row[column] += power
+        return row
+
 
 # ---- counted from a layout (the reference) ----------------------------------
 def conv_kind(conv: ConvLayer) -> str:
