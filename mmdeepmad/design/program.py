@@ -368,10 +368,10 @@ class WidthProblem:
                 self._latency_dual = 0.0
                 return status
             self._latency_binds = True
-        # with the latency cones the interior-point method stalls on
+        # with the latency cones the interior-point method often stalls on
         # objectives of the entropy's size (1e4-1e6); divided by the entropy
-        # at the linearisation point it converges (measured: solver errors
-        # and inaccurate answers 52 -> 3 on a binding R50-space budget)
+        # at the linearisation point it mostly converges (measured: solver
+        # errors and inaccurate answers 52 -> 3 on a binding R50 budget)
         self._set_objective_scale(max(1.0, self._linearised_entropy))
         status = _solve(self.problem, self.counts)
         self._latency_dual = float(self.latency_budget.dual_value or 0.0) \

@@ -341,6 +341,9 @@ def part_d(tables: Dict[str, LatencyTable], cases: int, seed: int,
                 print(f'{label:<34} {alone:>9.2f} ' + ' '.join(f'{c:>7}'
                                                                for c in cells))
     print('(seconds added by the LUT; * the design tool found no design)')
+    if not added:
+        print('summary (d): no design was timed')
+        return
     print(f'summary (d): {len(added)} designs with a LUT, seconds added '
           f'median {statistics.median(added):+.2f}, max {max(added):+.2f} '
           '(target: <= 2 s)')
@@ -374,6 +377,8 @@ def main(argv=None) -> int:
         default=3,
         help='runs of each design of part (d)')
     args = parser.parse_args(argv)
+    if args.timing_cases < 1 or args.timing_runs < 1:
+        parser.error('--timing-cases and --timing-runs must be at least 1')
     parts = set(args.parts.split(','))
     families = args.families.split(',')
     batches = [int(b) for b in args.batches.split(',')]
